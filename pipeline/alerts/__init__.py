@@ -1,0 +1,1 @@
+"""Alert records, their ids and their store."""

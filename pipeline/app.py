@@ -1,0 +1,114 @@
+"""The Faust app: topics from the contract, changelog-backed tables, and thin agents.
+
+Agents only move bytes between Kafka and `pipeline.runtime.Runtime`; everything they
+decide is in pure functions that tests drive without a broker.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import faust
+from kafka.partitioner.default import murmur2
+
+from pipeline.alerts.store import AsyncAlertStore
+from pipeline.config import Site
+from pipeline.contracts import load_topics
+from pipeline.deadletters import BadMessage
+from pipeline.messages import Alert
+from pipeline.runtime import Runtime
+from pipeline.settings import Settings
+from pipeline.stats import WorkerStats, worker_id
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition the Java-compatible default partitioner (kafka-python, aiokafka) picks for `key`."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def create_app(settings: Settings, site: Site) -> faust.App:
+    specs = load_topics()
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        processing_guarantee="at_least_once",
+        web_enabled=False,
+        table_standby_replicas=0,
+        topic_replication_factor=1,
+        producer_max_request_size=MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+    )
+    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    topics = {ch: app.topic(spec.name, partitions=spec.partitions, **raw) for ch, spec in specs.items()}
+
+    camera_heartbeats = app.Table("camera-heartbeats", default=None, partitions=specs["frames"].partitions)
+    sensor_heartbeats = app.Table("sensor-heartbeats", default=None, partitions=specs["readings"].partitions)
+    alarm_episodes = app.Table("alarm-episodes", default=None, partitions=specs["readings"].partitions)
+
+    stats = WorkerStats(worker_id())
+    store = AsyncAlertStore(settings.redis_url)
+
+    async def send(channel: str, key: bytes, value: bytes) -> None:
+        await topics[channel].send(key=key, value=value)
+
+    runtime = Runtime(site, send, stats, store.is_active)
+    app.sca_runtime = runtime  # for tests and debugging
+
+    @app.agent(topics["frames"])
+    async def frames_agent(stream):
+        async for event in stream.events():
+            await runtime.on_frame(event.message, event.value, camera_heartbeats)
+
+    @app.agent(topics["readings"])
+    async def readings_agent(stream):
+        async for event in stream.events():
+            await runtime.on_reading(event.message, event.value, sensor_heartbeats, alarm_episodes)
+
+    @app.agent(topics["alerts"])
+    async def alert_store_agent(stream):
+        async for event in stream.events():
+            try:
+                alert = Alert.model_validate_json(event.value)
+            except ValueError as exc:
+                msg = event.message
+                await runtime.dead_letter(BadMessage("schema_violation", str(exc)[:2000]), msg.topic, msg.partition,
+                                          msg.offset, msg.key, event.value, msg.headers)
+                continue
+            outcome = await store.upsert(alert)
+            stats.counts[f"store_{outcome}"] += 1
+
+    def owned(channel: str, devices) -> list:
+        """Only partitions this worker actively owns: with several workers each device is checked once."""
+        name, count = specs[channel].name, specs[channel].partitions
+        mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
+        return [(d, seen) for d, seen in devices if partition_of(d, count) in mine]
+
+    @app.timer(site.liveness.check_interval_s)
+    async def liveness_check():
+        if not stats.ready:
+            return
+        now = time.time()
+        cameras = dict.fromkeys((c.id for c in site.cameras), None) | dict(camera_heartbeats.items())
+        sensors = dict.fromkeys((s.id for s in site.sensors), None) | dict(sensor_heartbeats.items())
+        await runtime.check_liveness("camera", owned("frames", cameras.items()), now)
+        await runtime.check_liveness("sensor", owned("readings", sensors.items()), now)
+
+    @app.timer(1.0)
+    async def publish_stats():
+        try:
+            await stats.publish(store.client)
+        except Exception as exc:  # Redis briefly away must not stop the worker
+            log.warning("could not publish stats: %s", exc)
+
+    @app.on_rebalance_complete.connect
+    async def on_ready(sender, **kwargs):
+        stats.ready = True
+        log.info("worker %s ready: partitions assigned and tables recovered", stats.worker)
+
+    return app

@@ -1,0 +1,1 @@
+"""Detectors that need no vision model: device liveness and sensor alarm flags."""

@@ -1,0 +1,1 @@
+"""Producers that put camera frames and sensor readings on Kafka (kafka-python)."""

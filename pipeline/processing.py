@@ -1,0 +1,43 @@
+"""Where vision cores plug into the frames agent: one processor per camera, chosen by the camera's role.
+
+A processor is a plain object (no Kafka inside): `process(frame)` returns what it found, the
+agent publishes it. The thrown-object and fire-lane cores register themselves here; a camera
+whose role has no processor is still decoded, validated and watched for liveness.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from pipeline.config import CameraConfig, Site
+from pipeline.frames import DecodedFrame
+from pipeline.messages import Alert, BroadcastCommand, VisionEvent
+
+Output = VisionEvent | Alert | BroadcastCommand
+
+
+class FrameProcessor(Protocol):
+    def process(self, frame: DecodedFrame) -> list[Output]: ...
+
+
+ProcessorFactory = Callable[[Site, CameraConfig], FrameProcessor]
+REGISTRY: dict[str, ProcessorFactory] = {}
+
+
+def register(role: str, factory: ProcessorFactory) -> None:
+    REGISTRY[role] = factory
+
+
+class Processors:
+    """Per-camera processors, created on the camera's first frame (state such as a background model)."""
+
+    def __init__(self, site: Site, registry: dict[str, ProcessorFactory] | None = None):
+        self.site = site
+        self.registry = REGISTRY if registry is None else registry
+        self._by_camera: dict[str, FrameProcessor | None] = {}
+
+    def for_camera(self, camera: CameraConfig) -> FrameProcessor | None:
+        if camera.id not in self._by_camera:
+            factory = self.registry.get(camera.role)
+            self._by_camera[camera.id] = factory(self.site, camera) if factory else None
+        return self._by_camera[camera.id]

@@ -1,0 +1,28 @@
+"""Sensor readings at the edge: JSON bytes in, a validated SensorReading out, or a BadMessage."""
+from __future__ import annotations
+
+import orjson
+from pydantic import ValidationError
+
+from pipeline.config import SensorConfig, Site
+from pipeline.deadletters import BadMessage
+from pipeline.messages import SensorReading
+
+
+def parse_reading(site: Site, value: bytes) -> tuple[SensorReading, SensorConfig]:
+    try:
+        raw = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise BadMessage("bad_json", str(exc)) from None
+    try:
+        reading = SensorReading.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors()[:5])
+        raise BadMessage("schema_violation", problems) from None
+    sensor = site.sensor(reading.device)
+    if sensor is None:
+        raise BadMessage("unknown_device", f"sensor {reading.device!r} is not in site {site.site.id!r}")
+    if sensor.type != reading.type:
+        raise BadMessage("schema_violation", f"device {reading.device!r} is a {sensor.type.value} sensor, "
+                                             f"the reading says {reading.type.value}")
+    return reading, sensor

@@ -1,0 +1,128 @@
+"""What the agents do with a message: validate, update state, run the detectors, publish.
+
+Each handler takes the message parts and the state it needs; the logic worth testing lives
+in pure functions (pipeline.frames, pipeline.readings, pipeline.detectors.*). This class is
+the thin layer that turns their results into Kafka messages and dead letters.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+import orjson
+
+from pipeline.alerts.record import update_for
+from pipeline.alerts.store import encode as encode_alert
+from pipeline.config import Site
+from pipeline.deadletters import BadMessage, dead_letter
+from pipeline.detectors import alarm_flag, liveness
+from pipeline.frames import intake_frame
+from pipeline.messages import Alert, AlertStatus, BroadcastCommand, VisionEvent
+from pipeline.processing import Processors
+from pipeline.readings import parse_reading
+from pipeline.stats import WorkerStats
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str, bytes, bytes], Awaitable[None]]  # (channel, key, value)
+
+
+class Runtime:
+    def __init__(self, site: Site, send: Send, stats: WorkerStats, is_active: Callable[[str], Awaitable[bool]]):
+        self.site = site
+        self.send = send
+        self.stats = stats
+        self.alert_is_active = is_active
+        self.processors = Processors(site)
+        self.started = time.time()
+        self.raised_offline: set[str] = set()
+
+    # ---------------------------------------------------------------- publishing
+    async def publish_alert(self, alert: Alert) -> None:
+        action = "opened" if alert.status == AlertStatus.open else alert.status.value
+        await self.send("alerts", alert.id.encode(), encode_alert(alert))
+        update = update_for(alert, action)
+        await self.send("alert_updates", alert.id.encode(), orjson.dumps(update.model_dump(mode="json")))
+        self.stats.counts[f"alerts_{action}"] += 1
+        log.info("alert %s %s %s %s", action, alert.type, alert.device, alert.id)
+
+    async def publish(self, outputs: Iterable[VisionEvent | Alert | BroadcastCommand]) -> None:
+        for item in outputs:
+            if isinstance(item, Alert):
+                await self.publish_alert(item)
+            elif isinstance(item, BroadcastCommand):
+                await self.send("broadcast_commands", item.speaker.encode(), orjson.dumps(item.model_dump(mode="json")))
+            else:
+                await self.send("vision_events", item.camera.encode(), orjson.dumps(item.model_dump(mode="json")))
+
+    async def dead_letter(self, exc: BadMessage, topic: str, partition: int, offset: int, key, value, headers) -> None:
+        letter = dead_letter(exc, topic=topic, partition=partition, offset=offset, key=key, value=value,
+                             headers=_header_items(headers), now=time.time(), worker=self.stats.worker)
+        await self.send("dead_letters", topic.encode(), orjson.dumps(letter.model_dump(mode="json")))
+        self.stats.counts["dead_letters"] += 1
+        self.stats.counts[f"dead_letters_{exc.reason}"] += 1
+        log.warning("dead letter from %s[%s]@%s: %s", topic, partition, offset, exc)
+
+    # ---------------------------------------------------------------- liveness
+    async def heartbeat(self, table, kind: liveness.DeviceKind, device: str, now: float) -> None:
+        """Record that `device` is alive; resolve its offline alert if it had been silent too long."""
+        timeout = self._timeout(kind)
+        previous = table.get(device)
+        if liveness.came_back(previous, now, timeout, self.started):
+            resolved = liveness.back_online(self.site, kind, device, previous, timeout, self.started, now)
+            if resolved.id in self.raised_offline or await self.alert_is_active(resolved.id):
+                await self.publish_alert(resolved)
+            self.raised_offline.discard(resolved.id)
+        if liveness.needs_write(previous, now, timeout):
+            table[device] = now
+
+    async def check_liveness(self, kind: liveness.DeviceKind, heartbeats: Iterable[tuple[str, float | None]],
+                             now: float) -> None:
+        timeout = self._timeout(kind)
+        for device, last_seen in liveness.stale(heartbeats, now, timeout, self.started):
+            alert = liveness.offline_alert(self.site, kind, device, last_seen, timeout, self.started)
+            if alert.id not in self.raised_offline:
+                self.raised_offline.add(alert.id)
+                await self.publish_alert(alert)
+
+    def _timeout(self, kind: liveness.DeviceKind) -> float:
+        cfg = self.site.liveness
+        return cfg.camera_timeout_s if kind == "camera" else cfg.sensor_timeout_s
+
+    # ---------------------------------------------------------------- frames
+    async def on_frame(self, message, value: bytes, heartbeats) -> None:
+        try:
+            frame = intake_frame(self.site, message.key, message.headers, value)
+        except BadMessage as exc:
+            await self.dead_letter(exc, message.topic, message.partition, message.offset, message.key, value,
+                                   message.headers)
+            return
+        self.stats.counts["frames"] += 1
+        self.stats.counts["frame_bytes"] += frame.nbytes
+        await self.heartbeat(heartbeats, "camera", frame.camera.id, time.time())
+        processor = self.processors.for_camera(frame.camera)
+        if processor is not None:
+            await self.publish(processor.process(frame))
+
+    # ---------------------------------------------------------------- readings
+    async def on_reading(self, message, value: bytes, heartbeats, episodes) -> None:
+        try:
+            reading, sensor = parse_reading(self.site, value)
+        except BadMessage as exc:
+            await self.dead_letter(exc, message.topic, message.partition, message.offset, message.key, value,
+                                   message.headers)
+            return
+        self.stats.counts["readings"] += 1
+        await self.heartbeat(heartbeats, "sensor", sensor.id, time.time())
+        decision = alarm_flag.on_reading(self.site, sensor, reading, episodes.get(sensor.id))
+        if decision.changed:
+            episodes[sensor.id] = decision.episode
+        await self.publish(decision.alerts)
+
+
+def _header_items(headers) -> list[tuple[str, bytes]]:
+    if not headers:
+        return []
+    items = headers.items() if isinstance(headers, dict) else headers
+    return [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in items]

@@ -78,6 +78,15 @@ def infra_up() -> None:
     click.echo(f"kafka: {settings.kafka_bootstrap}  redis: {settings.redis_url}")
 
 
+@infra.command("jars")
+@friendly
+def infra_jars() -> None:
+    """Resolve the Kafka broker's jars from Maven Central (once per pom version)."""
+    from pipeline.infra.kafka_broker import ensure_jars
+
+    click.echo(f"kafka jars: {ensure_jars(progress=lambda m: click.echo(m, err=True))}")
+
+
 @infra.command("down")
 @click.option("--only", type=click.Choice(["kafka", "redis"]), multiple=True, help="stop just this service")
 @friendly

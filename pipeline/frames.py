@@ -35,6 +35,8 @@ def parse_headers(raw: Iterable[tuple[str, bytes]] | dict | None) -> FrameHeader
         fields = {str(k): (v.decode("utf-8") if isinstance(v, (bytes, bytearray)) else v) for k, v in items}
     except UnicodeDecodeError as exc:
         raise BadMessage("bad_headers", f"header is not UTF-8: {exc}") from None
+    if isinstance(fields.get("v"), str) and fields["v"].isdigit():
+        fields["v"] = int(fields["v"])  # header values are text; the version is a number in the schema
     try:
         return FrameHeaders.model_validate(fields, strict=False)
     except ValidationError as exc:

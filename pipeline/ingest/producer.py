@@ -30,7 +30,6 @@ def make_producer(settings: Settings, **overrides) -> KafkaProducer:
         retries=2**31 - 1,
         delivery_timeout_ms=180_000,
         request_timeout_ms=30_000,
-        buffer_memory=64 * 1024 * 1024,
     )
     options.update(overrides)
     return KafkaProducer(**options)

@@ -134,7 +134,11 @@ def load_readings(path: str | Path, mapping: Mapping = Mapping(), now: float | N
         where = f"{path}:{line_no}"
         if is_jsonl:
             draft = {"device": mapping.device, "type": mapping.type, **row}
-            if "ts" not in draft:
+            if mapping.time_column and mapping.time_column in draft:
+                draft["ts"] = draft.pop(mapping.time_column)
+            if isinstance(draft.get("ts"), str):
+                draft["ts"] = _parse_time(draft["ts"], where)
+            elif "ts" not in draft:
                 draft["row"] = index
         else:
             draft = _csv_reading(index, row, mapping, where)

@@ -1,0 +1,54 @@
+# make setup  — idempotent: Debian packages (as root), .venv with the package and its dev extra, Kafka jars
+# make demo   — the pipeline end to end on local Kafka and Redis (real clips and sensor data)
+# make test   — unit and integration tests (integration starts its own Kafka and Redis on spare ports)
+# make bench  — frames through Kafka into the worker: frames/s, MB/s, produce-to-alert latency
+
+VENV   ?= .venv
+PYTHON ?= python3
+PY     := $(VENV)/bin/python
+SCA    := $(VENV)/bin/sca
+DEBS   := openjdk-17-jre-headless maven redis-server
+
+.PHONY: setup system-packages venv jars demo test bench infra-up infra-down clean
+
+setup: system-packages venv jars
+
+system-packages:
+	@missing=""; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -z "$$missing" ]; then echo "system packages: present"; \
+	elif [ "$$(id -u)" = "0" ]; then \
+	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "missing:$$missing — install them (Debian: sudo apt-get install$$missing) and run make setup again"; exit 1; fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+jars: venv
+	$(SCA) infra jars
+
+demo: setup
+	$(SCA) demo
+
+test: venv
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/bench_frames.py
+
+infra-up: setup
+	$(SCA) infra up
+
+infra-down:
+	$(SCA) infra down
+
+clean:
+	-$(SCA) infra down
+	rm -rf .sca

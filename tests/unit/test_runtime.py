@@ -1,0 +1,80 @@
+"""The agents' handlers driven without Kafka: tables are dicts, sends are recorded."""
+import asyncio
+from types import SimpleNamespace
+
+import orjson
+
+from pipeline.runtime import Runtime
+from pipeline.stats import WorkerStats
+
+
+class Recorder:
+    def __init__(self):
+        self.sent: list[tuple[str, bytes, bytes]] = []
+
+    async def __call__(self, channel, key, value):
+        self.sent.append((channel, key, value))
+
+    def on(self, channel):
+        return [orjson.loads(v) for c, _, v in self.sent if c == channel]
+
+
+def message(value: bytes, offset=0, topic="sca.sensor-readings.v1"):
+    return SimpleNamespace(key=b"smoke-t1", headers=[], topic=topic, partition=0, offset=offset, value=value)
+
+
+async def not_active(_alert_id):
+    return False
+
+
+def make_runtime(site):
+    send = Recorder()
+    return Runtime(site, send, WorkerStats("w-test"), not_active), send
+
+
+def test_redelivered_alarm_reading_gives_one_alert(site):
+    runtime, send = make_runtime(site)
+    beats, episodes = {}, {}
+    value = orjson.dumps({"device": "smoke-t1", "type": "smoke", "ts": 1.8e9, "alarm": True})
+
+    async def scenario():
+        await runtime.on_reading(message(value, 1), value, beats, episodes)
+        await runtime.on_reading(message(value, 1), value, beats, episodes)
+
+    asyncio.run(scenario())
+    alerts = send.on("alerts")
+    assert len(alerts) == 1 and alerts[0]["type"] == "sensor_alarm" and alerts[0]["status"] == "open"
+    assert [u["action"] for u in send.on("alert_updates")] == ["opened"]
+    assert "smoke-t1" in beats and episodes["smoke-t1"]["started_ts"] == 1.8e9
+
+
+def test_bad_message_goes_to_dead_letters_and_next_one_is_processed(site):
+    runtime, send = make_runtime(site)
+    beats, episodes = {}, {}
+    bad = b'{"device": "smoke-t1", "type": "smoke", "ts": "later"}'
+    good = orjson.dumps({"device": "smoke-t2", "type": "smoke", "ts": 1.8e9, "alarm": True})
+
+    async def scenario():
+        await runtime.on_reading(message(bad, 5), bad, beats, episodes)
+        await runtime.on_reading(message(good, 6), good, beats, episodes)
+
+    asyncio.run(scenario())
+    (letter,) = send.on("dead_letters")
+    assert letter["reason"] == "schema_violation" and letter["offset"] == 5 and "ts" in letter["error"]
+    assert [a["device"] for a in send.on("alerts")] == ["smoke-t2"]
+    assert runtime.stats.counts["dead_letters"] == 1 and runtime.stats.counts["readings"] == 1
+
+
+def test_silent_camera_raises_once_and_resolves_when_frames_return(site, data_dir):
+    runtime, send = make_runtime(site)
+    beats = {"cam-t1": 1.8e9 + 1000}
+
+    async def scenario():
+        await runtime.check_liveness("camera", beats.items(), now=1.8e9 + 1010)
+        await runtime.check_liveness("camera", beats.items(), now=1.8e9 + 1011)  # no second alert
+        await runtime.heartbeat(beats, "camera", "cam-t1", now=1.8e9 + 1012)
+
+    asyncio.run(scenario())
+    opened, resolved = send.on("alerts")
+    assert opened["id"] == resolved["id"] and opened["status"] == "open" and resolved["status"] == "resolved"
+    assert beats["cam-t1"] == 1.8e9 + 1012

@@ -55,7 +55,7 @@ def test_jsonl_with_iso_times_and_defaults(tmp_path):
     path.write_text('{"ts": "2026-11-24T08:00:00Z", "values": {"t": 21}, "alarm": false}\n\n'
                     '{"device": "heat-t1", "type": "heat", "ts": 1795996800.5}\n')
     first, second = load_readings(path, Mapping(device="smoke-t1", type="smoke"))
-    assert first.device == "smoke-t1" and first.ts == 1795996800.0 and first.values == {"t": 21.0}
+    assert first.device == "smoke-t1" and first.ts == 1795507200.0 and first.values == {"t": 21.0}
     assert second.device == "heat-t1" and second.type.value == "heat"
 
 

@@ -1,0 +1,96 @@
+"""Real Kafka and Redis for the integration tests, started by the project's own launcher.
+
+Each test session gets its own run directory and free ports, so it never touches a demo's
+data or a developer's running services, and stops what it started.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from pipeline.infra import services
+from pipeline.settings import REPO_ROOT, Settings, load_settings
+from pipeline.stats import read_all
+from pipeline.topics_admin import apply_topics
+from tests.conftest import TEST_SITE
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory) -> Settings:
+    run_dir = tmp_path_factory.mktemp("sca-run")
+    patch = pytest.MonkeyPatch()
+    env = {"SCA_RUN_DIR": str(run_dir), "SCA_KAFKA_PORT": str(free_port()),
+           "SCA_KAFKA_CONTROLLER_PORT": str(free_port()), "SCA_REDIS_PORT": str(free_port()),
+           "SCA_SITE": str(TEST_SITE), "SCA_APP_ID": f"sca-test-{uuid.uuid4().hex[:8]}"}
+    for key, value in env.items():
+        patch.setenv(key, value)
+    settings = load_settings()
+    try:
+        services.up(settings, progress=lambda _m: None)
+        apply_topics(settings.kafka_bootstrap)
+        yield settings
+    finally:
+        services.down(settings)
+        patch.undo()
+
+
+class WorkerProcess:
+    def __init__(self, settings: Settings, log: Path):
+        self.settings = settings
+        self.log = log
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--loglevel", "info"],
+                                         stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=os.environ.copy())
+        self.redis = redis.Redis.from_url(settings.redis_url)
+
+    def stats(self) -> dict[str, str]:
+        for stats in read_all(self.redis):
+            if stats.get("pid") == str(self.proc.pid):
+                return stats
+        return {}
+
+    def count(self, name: str) -> int:
+        return int(self.stats().get(name, 0))
+
+    def wait_ready(self, timeout_s: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"worker exited; log:\n{self.log.read_text()[-3000:]}"
+            if self.stats().get("ready") == "1":
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"worker not ready; log:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def worker(infra):
+    process = WorkerProcess(infra, infra.run_dir / "logs" / f"worker-{uuid.uuid4().hex[:6]}.log")
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()

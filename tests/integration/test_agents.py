@@ -1,0 +1,97 @@
+"""The worker on real Kafka and Redis: alerts, dead letters, device offline."""
+from __future__ import annotations
+
+import base64
+
+import orjson
+import pytest
+
+from pipeline.alerts.store import AlertReader
+from pipeline.contracts import topic
+from pipeline.detectors.alarm_flag import alarm_alert
+from pipeline.frames import to_kafka_headers
+from pipeline.ingest.camera import ingest_camera
+from pipeline.messages import Alert, FrameHeaders
+from tests.integration.kafka_io import produce, read_all, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def reading(device: str, ts: float, alarm: bool) -> bytes:
+    return orjson.dumps({"device": device, "type": "smoke", "ts": ts, "values": {"obscuration_pct": 12.5},
+                         "alarm": alarm})
+
+
+def alerts_on_topic(infra, alert_id: str) -> list[Alert]:
+    return [Alert.model_validate_json(r.value) for r in read_all(infra, topic("alerts").name)
+            if r.key == alert_id.encode()]
+
+
+def test_alarm_reading_delivered_twice_is_one_alert_on_topic_and_in_redis(infra, worker, site):
+    ts = 1_795_000_000.0
+    value = reading("smoke-t1", ts, True)
+    before = worker.count("readings")
+    assert produce(infra, topic("readings").name, [(b"smoke-t1", value, None), (b"smoke-t1", value, None)]) == 2
+    expected = alarm_alert(site, site.sensor("smoke-t1"), ts, {"obscuration_pct": 12.5})
+    store = AlertReader(infra.redis_url)
+    stored = wait_for(lambda: store.get(expected.id), 30, "the alert in Redis")
+    wait_for(lambda: worker.count("readings") >= before + 2, 30, "both deliveries processed")
+    assert stored.status.value == "open" and stored.device == "smoke-t1" and stored.severity.value == "high"
+    on_topic = wait_for(lambda: alerts_on_topic(infra, expected.id), 30, "the alert on the topic")
+    assert len(on_topic) == 1
+    assert [a.id for a in store.recent(1000) if a.device == "smoke-t1" and a.type == "sensor_alarm"] == [expected.id]
+
+    # the alarm clears: the same alert is resolved, in Redis and as the topic's latest record
+    produce(infra, topic("readings").name, [(b"smoke-t1", reading("smoke-t1", ts + 30, False), None)])
+    wait_for(lambda: store.get(expected.id).status.value == "resolved", 30, "the alert resolved in Redis")
+    assert [a.status.value for a in alerts_on_topic(infra, expected.id)] == ["open", "resolved"]
+
+
+def test_malformed_reading_goes_to_dead_letters_and_the_next_is_processed(infra, worker, site):
+    bad = b'{"device": "smoke-t2", "type": "smoke", "ts": 17'  # truncated JSON
+    ts = 1_795_000_100.0
+    produce(infra, topic("readings").name, [(b"smoke-t2", bad, None), (b"smoke-t2", reading("smoke-t2", ts, True), None)])
+    expected = alarm_alert(site, site.sensor("smoke-t2"), ts, {"obscuration_pct": 12.5})
+    wait_for(lambda: AlertReader(infra.redis_url).get(expected.id), 30, "the good reading's alert")
+    letters = [orjson.loads(r.value) for r in read_all(infra, topic("dead_letters").name)]
+    mine = [d for d in letters if base64.b64decode(d["value_b64"]) == bad]
+    assert len(mine) == 1
+    assert mine[0]["reason"] == "bad_json" and mine[0]["source_topic"] == topic("readings").name
+    assert base64.b64decode(mine[0]["key_b64"]) == b"smoke-t2"
+
+
+def test_bad_frames_are_dead_letters_and_good_frames_still_flow(infra, worker, data_dir):
+    jpeg = (data_dir / "images" / "zidane.jpg").read_bytes()
+    good = to_kafka_headers(FrameHeaders(camera="cam-t2", ts=1.8e9, seq=1, width=1280, height=720))
+    stranger = to_kafka_headers(FrameHeaders(camera="cam-zz", ts=1.8e9, seq=1, width=1280, height=720))
+    frames_before = worker.count("frames")
+    produce(infra, topic("frames").name, [
+        (b"cam-t2", b"\xff\xd8\xff\xe0 not really a jpeg", good),
+        (b"cam-zz", jpeg, stranger),
+        (b"cam-t2", jpeg, [("camera", b"cam-t2")]),
+        (b"cam-t2", jpeg, good),
+    ])
+    wait_for(lambda: worker.count("frames") >= frames_before + 1, 30, "the good frame decoded")
+    letters = wait_for(lambda: [orjson.loads(r.value) for r in read_all(infra, topic("dead_letters").name)
+                                if orjson.loads(r.value)["source_topic"] == topic("frames").name], 30, "frame dead letters")
+    reasons = sorted(d["reason"] for d in letters)
+    assert reasons == ["bad_headers", "undecodable_image", "unknown_device"]
+    assert any(base64.b64decode(d["value_b64"]) == jpeg and d["reason"] == "unknown_device" for d in letters)
+
+
+def test_camera_that_stops_sending_raises_offline_and_resolves_when_frames_return(infra, worker, data_dir):
+    clip = str(data_dir / "video" / "parking-aisle-overhead.mp4")
+    store = AlertReader(infra.redis_url)
+    ingest_camera(infra, "cam-t1", clip, speed=0, limit=5, show_progress=False)
+
+    def offline_after_frames():
+        return [a for a in store.recent(1000) if a.type == "device_offline" and a.device == "cam-t1"
+                and a.details.get("last_seen") is not None and a.status.value == "open"]
+
+    (raised,) = wait_for(offline_after_frames, 30, "device_offline for cam-t1")
+    assert raised.details["timeout_s"] == 3 and raised.severity.value == "medium"
+    ingest_camera(infra, "cam-t1", clip, speed=0, limit=3, show_progress=False)
+    resolved = wait_for(lambda: (a := store.get(raised.id)) and a.status.value == "resolved" and a, 30,
+                        "the offline alert resolved")
+    assert resolved.ended_at >= raised.started_at
+    assert raised.id not in store.active_ids()

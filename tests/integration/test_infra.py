@@ -1,0 +1,55 @@
+"""`sca infra`: idempotent, and a broker restart loses no acknowledged message."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+
+from pipeline.infra import services
+from pipeline.settings import REPO_ROOT
+from tests.integration.kafka_io import produce, read_all
+
+pytestmark = pytest.mark.integration
+
+
+def sca(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True,
+                          cwd=REPO_ROOT, env=os.environ.copy(), timeout=120)
+
+
+def test_up_is_idempotent_and_status_reports_both(infra):
+    again = sca("infra", "up")
+    assert again.returncode == 0, again.stderr
+    assert "kafka: already running" in again.stderr and "redis: already running" in again.stderr
+    status = sca("infra", "status")
+    assert status.returncode == 0
+    assert f"127.0.0.1:{infra.kafka_port}" in status.stdout and f"127.0.0.1:{infra.redis_port}" in status.stdout
+
+
+def test_services_listen_on_loopback_only(infra):
+    listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
+    loopback = ("127.0.0.1:", "[::ffff:127.0.0.1]:")
+    for port in (infra.kafka_port, infra.kafka_controller_port, infra.redis_port):
+        local = [line.split()[3] for line in listening.splitlines() if line.split()[3].endswith(f":{port}")]
+        assert local and all(addr.startswith(loopback) for addr in local), (port, local)
+
+
+def test_broker_down_and_up_loses_no_acknowledged_message(infra):
+    name = "sca.test-durability"
+    admin = KafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    admin.create_topics([NewTopic(name, 3, 1)])
+    admin.close()
+    payloads = [f"msg-{i:05d}".encode() * 20 for i in range(2000)]
+    acked = produce(infra, name, [(str(i % 7).encode(), p, None) for i, p in enumerate(payloads)])
+    assert acked == len(payloads)
+
+    assert services.down(infra, ["kafka"]) == {"kafka": "stopped"}
+    assert services.status(infra)["kafka"] == "stopped"
+    assert services.up(infra, progress=lambda _m: None)["kafka"].startswith("started")
+
+    back = read_all(infra, name, timeout_s=60)
+    assert sorted(r.value for r in back) == sorted(payloads)

@@ -42,7 +42,7 @@ test: venv
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) benchmarks/bench_frames.py
+	$(PY) -m benchmarks.bench_frames
 
 infra-up: setup
 	$(SCA) infra up

@@ -5,7 +5,7 @@ and the payload stays the exact bytes a camera or NVR produced.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -17,12 +17,25 @@ from pipeline.deadletters import BadMessage
 from pipeline.messages import FrameHeaders
 
 
+# How much of the JPEG to decode. A camera whose role has no vision core only needs proof that
+# the JPEG is whole: libjpeg's 1/8 scale still entropy-decodes every block (so truncation and
+# corruption are caught) but skips the IDCT, about 3x cheaper than a full colour decode at 720p.
+FULL_COLOR = cv2.IMREAD_COLOR
+FULL_GRAY = cv2.IMREAD_GRAYSCALE
+HALF_COLOR = cv2.IMREAD_REDUCED_COLOR_2
+VALIDATE_ONLY = cv2.IMREAD_REDUCED_GRAYSCALE_8
+SCALE = {FULL_COLOR: 1, FULL_GRAY: 1, HALF_COLOR: 2, cv2.IMREAD_REDUCED_GRAYSCALE_2: 2,
+         cv2.IMREAD_REDUCED_COLOR_4: 4, cv2.IMREAD_REDUCED_GRAYSCALE_4: 4, VALIDATE_ONLY: 8,
+         cv2.IMREAD_REDUCED_COLOR_8: 8}
+
+
 @dataclass(frozen=True)
 class DecodedFrame:
     headers: FrameHeaders
     camera: CameraConfig
-    image: np.ndarray  # BGR, height x width x 3, uint8
+    image: np.ndarray  # as decoded with `mode`: BGR or gray, full size or reduced by `scale`
     nbytes: int
+    scale: int = 1
 
 
 def to_kafka_headers(meta: FrameHeaders) -> list[tuple[str, bytes]]:
@@ -47,25 +60,32 @@ def _first_errors(exc: ValidationError, limit: int = 3) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors()[:limit])
 
 
-def decode_jpeg(data: bytes) -> np.ndarray:
+def decode_jpeg(data: bytes, mode: int = FULL_COLOR) -> np.ndarray:
     if not data:
         raise BadMessage("undecodable_image", "empty payload")
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), mode)
     if image is None:
         raise BadMessage("undecodable_image", f"{len(data)} bytes are not a decodable JPEG")
     return image
 
 
-def intake_frame(site: Site, key: bytes | None, raw_headers, value: bytes) -> DecodedFrame:
-    """Validate and decode one frame message; raise BadMessage for anything a dead letter should hold."""
+def intake_frame(site: Site, key: bytes | None, raw_headers, value: bytes,
+                 mode_for: Callable[[CameraConfig], int] = lambda _camera: FULL_COLOR) -> DecodedFrame:
+    """Validate and decode one frame message; raise BadMessage for anything a dead letter should hold.
+
+    `mode_for(camera)` says how much to decode (what the camera's vision core needs).
+    """
     meta = parse_headers(raw_headers)
     if key is not None and key.decode("utf-8", "replace") != meta.camera:
         raise BadMessage("bad_headers", f"key {key!r} differs from camera header {meta.camera!r}")
     camera = site.camera(meta.camera)
     if camera is None:
         raise BadMessage("unknown_device", f"camera {meta.camera!r} is not in site {site.site.id!r}")
-    image = decode_jpeg(value)
+    mode = mode_for(camera)
+    scale = SCALE.get(mode, 1)
+    image = decode_jpeg(value, mode)
     height, width = image.shape[:2]
-    if (width, height) != (meta.width, meta.height):
-        raise BadMessage("bad_headers", f"headers say {meta.width}x{meta.height}, the JPEG is {width}x{height}")
-    return DecodedFrame(meta, camera, image, len(value))
+    if (width, height) != (-(-meta.width // scale), -(-meta.height // scale)):
+        shown = f"{width}x{height}" if scale == 1 else f"{width}x{height} at 1/{scale} scale"
+        raise BadMessage("bad_headers", f"headers say {meta.width}x{meta.height}, the JPEG is {shown}")
+    return DecodedFrame(meta, camera, image, len(value), scale)

@@ -10,13 +10,15 @@ from collections.abc import Callable
 from typing import Protocol
 
 from pipeline.config import CameraConfig, Site
-from pipeline.frames import DecodedFrame
+from pipeline.frames import VALIDATE_ONLY, DecodedFrame
 from pipeline.messages import Alert, BroadcastCommand, VisionEvent
 
 Output = VisionEvent | Alert | BroadcastCommand
 
 
 class FrameProcessor(Protocol):
+    decode_mode: int  # a pipeline.frames mode: what part of the JPEG this core needs decoded
+
     def process(self, frame: DecodedFrame) -> list[Output]: ...
 
 
@@ -41,3 +43,7 @@ class Processors:
             factory = self.registry.get(camera.role)
             self._by_camera[camera.id] = factory(self.site, camera) if factory else None
         return self._by_camera[camera.id]
+
+    def decode_mode(self, camera: CameraConfig) -> int:
+        processor = self.for_camera(camera)
+        return VALIDATE_ONLY if processor is None else processor.decode_mode

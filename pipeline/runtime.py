@@ -93,7 +93,7 @@ class Runtime:
     # ---------------------------------------------------------------- frames
     async def on_frame(self, message, value: bytes, heartbeats) -> None:
         try:
-            frame = intake_frame(self.site, message.key, message.headers, value)
+            frame = intake_frame(self.site, message.key, message.headers, value, self.processors.decode_mode)
         except BadMessage as exc:
             await self.dead_letter(exc, message.topic, message.partition, message.offset, message.key, value,
                                    message.headers)

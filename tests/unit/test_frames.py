@@ -85,3 +85,30 @@ def test_encoder_keeps_frames_under_the_topic_limit(bus_jpeg):
     assert decoded.shape[:2] == (h, w)
     small, w2, h2 = encode_jpeg(image, 85, 10_000_000)
     assert (w2, h2) == (810, 1080)
+
+
+def test_validation_only_decode_is_reduced_but_still_checks_size_and_integrity(site, bus_jpeg):
+    from pipeline.frames import VALIDATE_ONLY
+
+    frame = intake_frame(site, b"cam-t1", headers_for(), bus_jpeg, lambda _c: VALIDATE_ONLY)
+    assert frame.scale == 8 and frame.image.shape == (135, 102)
+    with pytest.raises(BadMessage, match="at 1/8 scale"):
+        intake_frame(site, b"cam-t1", headers_for(width=1600, height=1080), bus_jpeg, lambda _c: VALIDATE_ONLY)
+    with pytest.raises(BadMessage) as err:
+        intake_frame(site, b"cam-t1", headers_for(), bus_jpeg[: len(bus_jpeg) // 2], lambda _c: VALIDATE_ONLY)
+    assert err.value.reason == "undecodable_image"
+
+
+def test_processors_choose_the_decode_mode(site):
+    from pipeline.frames import FULL_GRAY, VALIDATE_ONLY
+    from pipeline.processing import Processors
+
+    class GrayCore:
+        decode_mode = FULL_GRAY
+
+        def process(self, frame):
+            return []
+
+    processors = Processors(site, {"general": lambda _site, _camera: GrayCore()})
+    assert processors.decode_mode(site.camera("cam-t1")) == FULL_GRAY
+    assert Processors(site, {}).decode_mode(site.camera("cam-t1")) == VALIDATE_ONLY

@@ -30,6 +30,7 @@ def make_producer(settings: Settings, **overrides) -> KafkaProducer:
         retries=2**31 - 1,
         delivery_timeout_ms=180_000,
         request_timeout_ms=30_000,
+        bootstrap_timeout_ms=10_000,  # a broker that is down is reported after 10 s, not 60
     )
     options.update(overrides)
     return KafkaProducer(**options)

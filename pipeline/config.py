@@ -79,10 +79,15 @@ class SensorConfig(Strict):
 
 
 class LivenessConfig(Strict):
-    """When a device counts as offline; `check_interval_s` is how often the worker looks."""
+    """When a device counts as offline; `check_interval_s` is how often the worker looks.
+
+    A sensor is offline after `offline_intervals` of its own `report_interval_s` without a reading,
+    unless `sensor_timeout_s` sets one timeout for all sensors.
+    """
 
     camera_timeout_s: float = Field(default=30.0, gt=0)
-    sensor_timeout_s: float = Field(default=600.0, gt=0)
+    sensor_timeout_s: float | None = Field(default=None, gt=0)
+    offline_intervals: float = Field(default=3.0, gt=0)
     check_interval_s: float = Field(default=1.0, gt=0)
 
 
@@ -131,6 +136,16 @@ class Site(Strict):
         if section not in self._indexes:
             self._indexes[section] = {item.id: item for item in getattr(self, section)}
         return self._indexes[section]
+
+    def offline_timeout_s(self, kind: str, device: str) -> float:
+        """How long `device` may stay silent before it counts as offline."""
+        if kind == "camera":
+            return self.liveness.camera_timeout_s
+        if self.liveness.sensor_timeout_s is not None:
+            return self.liveness.sensor_timeout_s
+        sensor = self.sensor(device)
+        interval = sensor.report_interval_s if sensor else SensorConfig.model_fields["report_interval_s"].default
+        return self.liveness.offline_intervals * interval
 
     def resolve(self, relative: str) -> Path:
         """A path in the site file is relative to the file itself."""

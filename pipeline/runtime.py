@@ -67,7 +67,7 @@ class Runtime:
     # ---------------------------------------------------------------- liveness
     async def heartbeat(self, table, kind: liveness.DeviceKind, device: str, now: float) -> None:
         """Record that `device` is alive; resolve its offline alert if it had been silent too long."""
-        timeout = self._timeout(kind)
+        timeout = self.site.offline_timeout_s(kind, device)
         previous = table.get(device)
         if liveness.came_back(previous, now, timeout, self.started):
             resolved = liveness.back_online(self.site, kind, device, previous, timeout, self.started, now)
@@ -79,16 +79,14 @@ class Runtime:
 
     async def check_liveness(self, kind: liveness.DeviceKind, heartbeats: Iterable[tuple[str, float | None]],
                              now: float) -> None:
-        timeout = self._timeout(kind)
+        def timeout(device: str) -> float:
+            return self.site.offline_timeout_s(kind, device)
+
         for device, last_seen in liveness.stale(heartbeats, now, timeout, self.started):
-            alert = liveness.offline_alert(self.site, kind, device, last_seen, timeout, self.started)
+            alert = liveness.offline_alert(self.site, kind, device, last_seen, timeout(device), self.started)
             if alert.id not in self.raised_offline:
                 self.raised_offline.add(alert.id)
                 await self.publish_alert(alert)
-
-    def _timeout(self, kind: liveness.DeviceKind) -> float:
-        cfg = self.site.liveness
-        return cfg.camera_timeout_s if kind == "camera" else cfg.sensor_timeout_s
 
     # ---------------------------------------------------------------- frames
     async def on_frame(self, message, value: bytes, heartbeats) -> None:

@@ -7,7 +7,7 @@ the check and the resolution agree on it without sharing memory, across restarts
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
 from pipeline.alerts.record import alert_id, resolve
@@ -48,12 +48,12 @@ def offline_alert(site: Site, kind: DeviceKind, device: str, last_seen: float | 
     )
 
 
-def stale(heartbeats: Iterable[tuple[str, float | None]], now: float, timeout_s: float,
+def stale(heartbeats: Iterable[tuple[str, float | None]], now: float, timeout_for: Callable[[str], float],
           worker_started: float) -> Iterator[tuple[str, float | None]]:
-    """Devices whose last heartbeat (or, never seen, this worker's start) is older than the timeout."""
+    """Devices whose last heartbeat (or, never seen, this worker's start) is older than their timeout."""
     for device, last_seen in heartbeats:
         since = worker_started if last_seen is None else last_seen
-        if now - since > timeout_s:
+        if now - since > timeout_for(device):
             yield device, last_seen
 
 

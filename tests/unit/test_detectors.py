@@ -42,8 +42,22 @@ def test_readings_without_flag_or_older_than_episode_change_nothing(site):
 
 def test_stale_devices_and_never_seen_ones():
     beats = [("a", 100.0), ("b", 108.0), ("c", None)]
-    assert list(liveness.stale(beats, now=110.0, timeout_s=5, worker_started=90.0)) == [("a", 100.0), ("c", None)]
-    assert list(liveness.stale(beats, now=110.0, timeout_s=5, worker_started=107.0)) == [("a", 100.0)]
+    five = lambda _device: 5.0  # noqa: E731
+    assert list(liveness.stale(beats, now=110.0, timeout_for=five, worker_started=90.0)) == [("a", 100.0), ("c", None)]
+    assert list(liveness.stale(beats, now=110.0, timeout_for=five, worker_started=107.0)) == [("a", 100.0)]
+    per_device = {"a": 20.0, "b": 1.0, "c": 5.0}.__getitem__
+    assert list(liveness.stale(beats, now=110.0, timeout_for=per_device, worker_started=107.0)) == [("b", 108.0)]
+
+
+def test_sensor_offline_after_three_reporting_intervals_unless_overridden(site, tmp_path):
+    from pipeline.config import load_site
+
+    assert site.offline_timeout_s("sensor", "smoke-t1") == 3600  # the test site sets sensor_timeout_s
+    assert site.offline_timeout_s("camera", "cam-t1") == 3
+    text = (tmp_path / "s.yaml")
+    text.write_text("site: {id: s}\nsensors:\n  - {id: h1, type: heat, report_interval_s: 20}\n")
+    plain = load_site(text)
+    assert plain.offline_timeout_s("sensor", "h1") == 60
 
 
 def test_offline_alert_and_its_resolution_share_an_id(site):

@@ -7,7 +7,6 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 SCA    := $(VENV)/bin/sca
-DEBS   := openjdk-17-jre-headless maven redis-server
 
 .PHONY: setup system-packages venv jars demo test bench infra-up infra-down clean
 
@@ -19,6 +18,7 @@ system-packages:
 	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v ss >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	PATH="$$PATH:/usr/sbin" command -v mosquitto >/dev/null 2>&1 || missing="$$missing mosquitto"; \
 	if [ -z "$$missing" ]; then echo "system packages: present"; \
 	elif [ "$$(id -u)" = "0" ]; then \
 	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -46,7 +46,7 @@ def private_infra(site_yaml: str):
     site = run_dir / "site.yaml"
     site.write_text(site_yaml)
     env = {"SCA_RUN_DIR": str(run_dir), "SCA_KAFKA_PORT": str(_free_port()),
-           "SCA_KAFKA_CONTROLLER_PORT": str(_free_port()), "SCA_REDIS_PORT": str(_free_port()),
+           "SCA_KAFKA_CONTROLLER_PORT": str(_free_port()), "SCA_REDIS_PORT": str(_free_port()), "SCA_MQTT_PORT": str(_free_port()),
            "SCA_SITE": str(site), "SCA_APP_ID": "sca-bench"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

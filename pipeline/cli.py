@@ -63,19 +63,20 @@ def main() -> None:
 # ------------------------------------------------------------------------- infra
 @main.group()
 def infra() -> None:
-    """Local Kafka (KRaft, Maven jars) and Redis on 127.0.0.1, data under the run directory."""
+    """Local Kafka (KRaft, Maven jars), Redis and Mosquitto on 127.0.0.1, data under the run directory."""
 
 
 @infra.command("up")
 @friendly
 def infra_up() -> None:
-    """Start Kafka and Redis if they are not running; wait until both answer."""
+    """Start Kafka, Redis and Mosquitto if they are not running; wait until each answers."""
     from pipeline.infra import services
 
     settings = load_settings()
     services.up(settings, progress=lambda m: click.echo(m, err=True))
     click.echo(f"run directory: {settings.run_dir}")
-    click.echo(f"kafka: {settings.kafka_bootstrap}  redis: {settings.redis_url}")
+    click.echo(f"kafka: {settings.kafka_bootstrap}  redis: {settings.redis_url}  "
+               f"mqtt: 127.0.0.1:{settings.mqtt_port}")
 
 
 @infra.command("jars")
@@ -88,7 +89,8 @@ def infra_jars() -> None:
 
 
 @infra.command("down")
-@click.option("--only", type=click.Choice(["kafka", "redis"]), multiple=True, help="stop just this service")
+@click.option("--only", type=click.Choice(["kafka", "redis", "mosquitto"]), multiple=True,
+              help="stop just this service")
 @friendly
 def infra_down(only: tuple[str, ...]) -> None:
     """Stop the services; their data stays for the next `up`."""
@@ -204,6 +206,36 @@ def worker_status() -> None:
         sys.exit(1)
     for stats in workers:
         click.echo(" ".join(f"{k}={v}" for k, v in sorted(stats.items())))
+
+
+# ------------------------------------------------------------------------- gateway
+@main.command("gateway")
+@click.option("--site", "site_path", help="site file (default: $SCA_SITE)")
+@click.option("--port", type=int, help="HTTP port on 127.0.0.1 (default: $SCA_GATEWAY_PORT or 8088)")
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP bind address")
+@click.option("--mqtt/--no-mqtt", default=True, show_default=True, help="also bridge MQTT sca/readings/<device>")
+@friendly
+def gateway(site_path: str | None, port: int | None, host: str, mqtt: bool) -> None:
+    """Sensor gateway: HTTP POST /v1/readings and MQTT, validated, onto the readings topic."""
+    import uvicorn
+
+    from pipeline.gateway.http_api import create_http_app
+    from pipeline.gateway.mqtt_bridge import MqttBridge
+    from pipeline.gateway.sink import KafkaSink
+
+    settings = load_settings()
+    site = _site(site_path)
+    sink = KafkaSink(settings)
+    bridge = MqttBridge(site, sink, settings.mqtt_host, settings.mqtt_port) if mqtt else None
+    if bridge:
+        bridge.start()
+    try:
+        uvicorn.run(create_http_app(site, sink.send_readings), host=host, port=port or settings.gateway_port,
+                    log_level="info")
+    finally:
+        if bridge:
+            bridge.stop()
+        sink.close()
 
 
 # ------------------------------------------------------------------------- ingest

@@ -131,7 +131,7 @@ def run_demo(settings: Settings, timeout_s: float = 180.0, keep_infra: bool = Fa
     log_path = settings.run_dir / "logs" / "demo-worker.log"
     ok = False
     try:
-        say("starting Kafka and Redis on 127.0.0.1")
+        say("starting Kafka, Redis and Mosquitto on 127.0.0.1")
         services.up(settings, progress=lambda m: click.echo(f"    {m}", err=True))
         from pipeline.topics_admin import apply_topics
 
@@ -181,7 +181,7 @@ def run_demo(settings: Settings, timeout_s: float = 180.0, keep_infra: bool = Fa
             watcher.join(timeout=5)
         _stop_worker(worker)
         if not keep_infra:
-            started_here = [n for n in ("kafka", "redis") if n not in was_running]
+            started_here = [n for n in services.services(settings) if n not in was_running]
             if started_here:
                 services.down(settings, started_here)
     _summary(counts, watcher, stats, time.monotonic() - started_at, was_running, keep_infra)
@@ -200,4 +200,4 @@ def _summary(counts, watcher, stats, seconds, was_running, keep_infra) -> None:
     click.echo(f"  dead letters     {dead}")
     click.echo(f"  elapsed          {seconds:.1f} s")
     left = "left running (--keep-infra or already running before)" if (keep_infra or was_running) else "stopped"
-    click.echo(f"  Kafka and Redis  {left}")
+    click.echo(f"  local services   {left}")

@@ -19,10 +19,15 @@ def parse_reading(site: Site, value: bytes) -> tuple[SensorReading, SensorConfig
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors()[:5])
         raise BadMessage("schema_violation", problems) from None
+    return reading, check_device(site, reading)
+
+
+def check_device(site: Site, reading: SensorReading) -> SensorConfig:
+    """The reading's device must be one of the site's sensors, of the type the reading claims."""
     sensor = site.sensor(reading.device)
     if sensor is None:
         raise BadMessage("unknown_device", f"sensor {reading.device!r} is not in site {site.site.id!r}")
     if sensor.type != reading.type:
         raise BadMessage("schema_violation", f"device {reading.device!r} is a {sensor.type.value} sensor, "
                                              f"the reading says {reading.type.value}")
-    return reading, sensor
+    return sensor

@@ -1,13 +1,17 @@
-"""`sca infra up|down|status`: both services together, in dependency order."""
+"""`sca infra up|down|status`: Kafka, Redis and Mosquitto together, in dependency order."""
 from __future__ import annotations
 
 from pipeline.infra.kafka_broker import KafkaBroker
+from pipeline.infra.mosquitto_broker import MosquittoBroker
 from pipeline.infra.redis_server import RedisServer
 from pipeline.settings import Settings
 
 
-def services(settings: Settings) -> dict[str, KafkaBroker | RedisServer]:
-    return {"redis": RedisServer(settings), "kafka": KafkaBroker(settings)}
+Service = KafkaBroker | RedisServer | MosquittoBroker
+
+
+def services(settings: Settings) -> dict[str, Service]:
+    return {"redis": RedisServer(settings), "mosquitto": MosquittoBroker(settings), "kafka": KafkaBroker(settings)}
 
 
 def up(settings: Settings, progress=print) -> dict[str, str]:

@@ -36,7 +36,7 @@ def infra(tmp_path_factory) -> Settings:
     run_dir = tmp_path_factory.mktemp("sca-run")
     patch = pytest.MonkeyPatch()
     env = {"SCA_RUN_DIR": str(run_dir), "SCA_KAFKA_PORT": str(free_port()),
-           "SCA_KAFKA_CONTROLLER_PORT": str(free_port()), "SCA_REDIS_PORT": str(free_port()),
+           "SCA_KAFKA_CONTROLLER_PORT": str(free_port()), "SCA_REDIS_PORT": str(free_port()), "SCA_MQTT_PORT": str(free_port()),
            "SCA_SITE": str(TEST_SITE), "SCA_APP_ID": f"sca-test-{uuid.uuid4().hex[:8]}"}
     for key, value in env.items():
         patch.setenv(key, value)

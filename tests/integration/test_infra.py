@@ -24,7 +24,8 @@ def sca(*args: str) -> subprocess.CompletedProcess:
 def test_up_is_idempotent_and_status_reports_both(infra):
     again = sca("infra", "up")
     assert again.returncode == 0, again.stderr
-    assert "kafka: already running" in again.stderr and "redis: already running" in again.stderr
+    for name in ("kafka", "redis", "mosquitto"):
+        assert f"{name}: already running" in again.stderr
     status = sca("infra", "status")
     assert status.returncode == 0
     assert f"127.0.0.1:{infra.kafka_port}" in status.stdout and f"127.0.0.1:{infra.redis_port}" in status.stdout
@@ -33,7 +34,7 @@ def test_up_is_idempotent_and_status_reports_both(infra):
 def test_services_listen_on_loopback_only(infra):
     listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
     loopback = ("127.0.0.1:", "[::ffff:127.0.0.1]:")
-    for port in (infra.kafka_port, infra.kafka_controller_port, infra.redis_port):
+    for port in (infra.kafka_port, infra.kafka_controller_port, infra.redis_port, infra.mqtt_port):
         local = [line.split()[3] for line in listening.splitlines() if line.split()[3].endswith(f":{port}")]
         assert local and all(addr.startswith(loopback) for addr in local), (port, local)
 

@@ -43,3 +43,11 @@ def test_host_ports_are_loopback_only():
 def test_image_carries_the_topic_contract():
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert "COPY topics" in dockerfile and "pip install --no-cache-dir -e ." in dockerfile
+
+
+def test_gateway_and_mqtt_broker_are_deployed_like_locally():
+    services = COMPOSE["services"]
+    assert services["gateway"]["command"][0] == "gateway"
+    assert services["mosquitto"]["image"].startswith("eclipse-mosquitto:2")
+    local_conf_keys = {"listener", "allow_anonymous", "persistence", "max_packet_size"}
+    assert all(key in services["mosquitto"]["command"][2] for key in local_conf_keys)

@@ -123,7 +123,7 @@ def score(labels: np.ndarray, events: list[Alert], t0: float) -> dict:
     for s, e in label_eps:
         openings = [o for (o, end) in rows if o < e and end > s]
         if openings:
-            delays.append(max(0, min(openings) - s))
+            delays.append(int(max(0, min(openings) - s)))
     true_alerts = sum(1 for (o, end) in rows if truth[o:end].any())
     return {
         "second_precision": round(tp / max(1, int(predicted.sum())), 4),

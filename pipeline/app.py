@@ -9,6 +9,7 @@ import logging
 import time
 
 import faust
+import orjson
 from kafka.partitioner.default import murmur2
 
 from pipeline.alerts.store import AsyncAlertStore
@@ -17,11 +18,13 @@ from pipeline.contracts import load_topics
 from pipeline.deadletters import BadMessage
 from pipeline.messages import Alert
 from pipeline.runtime import Runtime
+from pipeline.sensors import RulesConfig
 from pipeline.settings import Settings
 from pipeline.stats import WorkerStats, worker_id
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+TICK_INTERVAL_S = 2.0
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -29,7 +32,7 @@ def partition_of(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
-def create_app(settings: Settings, site: Site) -> faust.App:
+def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None) -> faust.App:
     specs = load_topics()
     app = faust.App(
         settings.app_id,
@@ -47,9 +50,18 @@ def create_app(settings: Settings, site: Site) -> faust.App:
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     topics = {ch: app.topic(spec.name, partitions=spec.partitions, **raw) for ch, spec in specs.items()}
 
+    readings_partitions = specs["readings"].partitions
+    # Internal topics, co-partitioned with the readings: rule ticks keyed by device (so the same worker that
+    # owns a device's readings advances its timers), partial fire alarms keyed by location.
+    ticks = app.topic(f"{settings.app_id}-sensor-ticks", partitions=readings_partitions, internal=True, **raw)
+    topics["fire_partials"] = app.topic(f"{settings.app_id}-fire-partials", partitions=readings_partitions,
+                                        internal=True, **raw)
+
     camera_heartbeats = app.Table("camera-heartbeats", default=None, partitions=specs["frames"].partitions)
-    sensor_heartbeats = app.Table("sensor-heartbeats", default=None, partitions=specs["readings"].partitions)
-    alarm_episodes = app.Table("alarm-episodes", default=None, partitions=specs["readings"].partitions)
+    sensor_heartbeats = app.Table("sensor-heartbeats", default=None, partitions=readings_partitions)
+    alarm_episodes = app.Table("alarm-episodes", default=None, partitions=readings_partitions)
+    rule_states = app.Table("sensor-rules", default=None, partitions=readings_partitions)
+    fire_states = app.Table("fire-confirmation", default=None, partitions=readings_partitions)
 
     stats = WorkerStats(worker_id())
     store = AsyncAlertStore(settings.redis_url)
@@ -57,7 +69,7 @@ def create_app(settings: Settings, site: Site) -> faust.App:
     async def send(channel: str, key: bytes, value: bytes) -> None:
         await topics[channel].send(key=key, value=value)
 
-    runtime = Runtime(site, send, stats, store.is_active)
+    runtime = Runtime(site, send, stats, store.is_active, rules)
     app.sca_runtime = runtime  # for tests and debugging
 
     @app.agent(topics["frames"])
@@ -68,7 +80,18 @@ def create_app(settings: Settings, site: Site) -> faust.App:
     @app.agent(topics["readings"])
     async def readings_agent(stream):
         async for event in stream.events():
-            await runtime.on_reading(event.message, event.value, sensor_heartbeats, alarm_episodes)
+            await runtime.on_reading(event.message, event.value, sensor_heartbeats, rule_states, alarm_episodes)
+
+    @app.agent(ticks)
+    async def ticks_agent(stream):
+        async for event in stream.events():
+            tick = orjson.loads(event.value)
+            await runtime.on_tick(tick["device"], tick["now"], rule_states)
+
+    @app.agent(topics["fire_partials"])
+    async def fire_confirmation_agent(stream):
+        async for event in stream.events():
+            await runtime.on_partial_alarm(event.value, fire_states, time.time())
 
     @app.agent(topics["alerts"])
     async def alert_store_agent(stream):
@@ -98,6 +121,15 @@ def create_app(settings: Settings, site: Site) -> faust.App:
         sensors = dict.fromkeys((s.id for s in site.sensors), None) | dict(sensor_heartbeats.items())
         await runtime.check_liveness("camera", owned("frames", cameras.items()), now)
         await runtime.check_liveness("sensor", owned("readings", sensors.items()), now)
+
+    @app.timer(TICK_INTERVAL_S)
+    async def rule_ticks():
+        """Time-driven rules need a clock without readings: one tick per device with rule state."""
+        if not stats.ready:
+            return
+        now = time.time()
+        for device, _state in owned("readings", [(d, s) for d, s in rule_states.items() if s]):
+            await ticks.send(key=device.encode(), value=orjson.dumps({"device": device, "now": now}))
 
     @app.timer(1.0)
     async def publish_stats():

@@ -19,8 +19,9 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from pipeline.config import SiteConfigError
     from pipeline.infra.process import InfraError
     from pipeline.ingest.producer import IngestError
+    from pipeline.sensors import RulesConfigError
 
-    return (InfraError, IngestError, SiteConfigError)
+    return (InfraError, IngestError, SiteConfigError, RulesConfigError)
 
 
 def friendly(func):
@@ -185,10 +186,13 @@ def worker(ctx: click.Context, site_path: str | None, loglevel: str) -> None:
     from pipeline.app import create_app
     from pipeline.topics_admin import apply_topics
 
+    from pipeline.sensors import load_rules
+
     settings = load_settings()
     site = _site(site_path)
+    rules = load_rules(settings.rules_file(site.base_dir))
     apply_topics(settings.kafka_bootstrap)  # agents only subscribe to topics that exist at start
-    app = create_app(settings, site)
+    app = create_app(settings, site, rules)
     faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
 
 
@@ -314,6 +318,21 @@ def alerts(limit: int, active: bool) -> None:
     for alert in reader.recent(limit if not active else 10_000):
         if active_ids is None or alert.id in active_ids:
             click.echo(format_alert(alert))
+
+
+# ------------------------------------------------------------------------- analyze
+@main.group()
+def analyze() -> None:
+    """Offline runs of the same cores the agents use, on files; results as JSON lines."""
+
+
+def _register_analyzers() -> None:
+    from pipeline.analyze.sensors import sensors_command
+
+    analyze.add_command(sensors_command, "sensors")
+
+
+_register_analyzers()
 
 
 # ------------------------------------------------------------------------- demo

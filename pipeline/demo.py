@@ -155,7 +155,7 @@ def run_demo(settings: Settings, timeout_s: float = 180.0, keep_infra: bool = Fa
 
         say(f"camera {facade.id} goes silent; waiting for the device-offline alert "
             f"(timeout {site.liveness.camera_timeout_s:g} s)")
-        _wait_for(watcher, [("device_offline", "open", facade.id), ("sensor_alarm", "open", smoke.id)], timeout_s)
+        _wait_for(watcher, [("device_offline", "open", facade.id), ("smoke_alarm", "open", smoke.id)], timeout_s)
 
         say(f"camera {facade.id} comes back; smoke detector {smoke.id} clears")
         result = ingest_camera(settings, facade.id, str(site.resolve(facade.source)), speed=0, limit=60)
@@ -165,7 +165,7 @@ def run_demo(settings: Settings, timeout_s: float = 180.0, keep_infra: bool = Fa
         counts["readings"] += send_readings(settings, clearing, speed=10).acked
 
         wanted = [("device_offline", "open", facade.id), ("device_offline", "resolved", facade.id),
-                  ("sensor_alarm", "open", smoke.id), ("sensor_alarm", "resolved", smoke.id)]
+                  ("smoke_alarm", "open", smoke.id), ("smoke_alarm", "resolved", smoke.id)]
         ok = _wait_for(watcher, wanted, timeout_s)
         if not ok:
             missing = [w for w in wanted if not watcher.has(*w)]

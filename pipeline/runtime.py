@@ -16,9 +16,11 @@ from pipeline.alerts.record import update_for
 from pipeline.alerts.store import encode as encode_alert
 from pipeline.config import Site
 from pipeline.deadletters import BadMessage, dead_letter
+from pipeline import sensors
+from pipeline.sensors.confirm import PARTIAL_TYPES
 from pipeline.detectors import alarm_flag, liveness
 from pipeline.frames import intake_frame
-from pipeline.messages import Alert, AlertStatus, BroadcastCommand, VisionEvent
+from pipeline.messages import Alert, AlertStatus, BroadcastCommand, SensorType, VisionEvent
 from pipeline.processing import Processors
 from pipeline.readings import parse_reading
 from pipeline.stats import WorkerStats
@@ -29,8 +31,10 @@ Send = Callable[[str, bytes, bytes], Awaitable[None]]  # (channel, key, value)
 
 
 class Runtime:
-    def __init__(self, site: Site, send: Send, stats: WorkerStats, is_active: Callable[[str], Awaitable[bool]]):
+    def __init__(self, site: Site, send: Send, stats: WorkerStats, is_active: Callable[[str], Awaitable[bool]],
+                 rules: sensors.RulesConfig | None = None):
         self.site = site
+        self.rules = rules or sensors.RulesConfig()
         self.send = send
         self.stats = stats
         self.alert_is_active = is_active
@@ -104,7 +108,8 @@ class Runtime:
             await self.publish(processor.process(frame))
 
     # ---------------------------------------------------------------- readings
-    async def on_reading(self, message, value: bytes, heartbeats, episodes) -> None:
+    async def on_reading(self, message, value: bytes, heartbeats, rule_states, episodes) -> None:
+        """Validate, record liveness, run the sensor rules (and the plain alarm flag for generic sensors)."""
         try:
             reading, sensor = parse_reading(self.site, value)
         except BadMessage as exc:
@@ -112,11 +117,42 @@ class Runtime:
                                    message.headers)
             return
         self.stats.counts["readings"] += 1
-        await self.heartbeat(heartbeats, "sensor", sensor.id, time.time())
-        decision = alarm_flag.on_reading(self.site, sensor, reading, episodes.get(sensor.id))
+        decision = sensors.evaluate(rule_states.get(sensor.id), reading, sensor, self.site, self.rules)
         if decision.changed:
-            episodes[sensor.id] = decision.episode
-        await self.publish(decision.alerts)
+            rule_states[sensor.id] = decision.state  # written before any await: no other actor interleaves
+        alerts = list(decision.alerts)
+        if sensor.type == SensorType.generic:
+            flag = alarm_flag.on_reading(self.site, sensor, reading, episodes.get(sensor.id))
+            if flag.changed:
+                episodes[sensor.id] = flag.episode
+            alerts += flag.alerts
+        await self.heartbeat(heartbeats, "sensor", sensor.id, time.time())
+        await self.publish_sensor_alerts(alerts)
+
+    async def on_tick(self, device: str, now: float, rule_states) -> None:
+        """Advance the time-driven rules of one device (held conditions, no-activity) without a reading."""
+        sensor = self.site.sensor(device)
+        if sensor is None:
+            return
+        decision = sensors.tick(rule_states.get(device), sensor, self.site, self.rules, now)
+        if decision.changed:
+            rule_states[device] = decision.state
+        await self.publish_sensor_alerts(decision.alerts)
+
+    async def publish_sensor_alerts(self, alerts: list[Alert]) -> None:
+        """Publish, then hand smoke and heat alarms to the location-keyed fire confirmation stage."""
+        await self.publish(alerts)
+        for alert in alerts:
+            if alert.type in PARTIAL_TYPES:
+                await self.send("fire_partials", sensors.confirm_key(alert).encode(), encode_alert(alert))
+
+    async def on_partial_alarm(self, value: bytes, fire_states, now: float) -> None:
+        alert = Alert.model_validate_json(value)
+        key = sensors.confirm_key(alert)
+        decision = sensors.confirm(fire_states.get(key), alert, now, self.site, self.rules)
+        if decision.changed:
+            fire_states[key] = decision.state
+        await self.publish([*decision.alerts, *decision.broadcasts])
 
 
 def _header_items(headers) -> list[tuple[str, bytes]]:

@@ -33,6 +33,7 @@ class Settings:
     gateway_port: int = field(default_factory=lambda: int(_env("SCA_GATEWAY_PORT", "8088")))
     redis_url_override: str = field(default_factory=lambda: _env("SCA_REDIS_URL", ""))
     site_file: Path = field(default_factory=lambda: Path(_env("SCA_SITE", str(REPO_ROOT / "sites" / "demo" / "site.yaml"))))
+    rules_file_override: str = field(default_factory=lambda: _env("SCA_RULES", ""))
     app_id: str = field(default_factory=lambda: _env("SCA_APP_ID", "sca-worker"))
     kafka_heap: str = field(default_factory=lambda: _env("SCA_KAFKA_HEAP", "512m"))
 
@@ -43,6 +44,13 @@ class Settings:
     @property
     def redis_url(self) -> str:
         return self.redis_url_override or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def rules_file(self, site_dir: Path) -> Path | None:
+        """SCA_RULES, else rules.yaml beside the site file, else None (built-in defaults)."""
+        if self.rules_file_override:
+            return Path(self.rules_file_override)
+        beside = site_dir / "rules.yaml"
+        return beside if beside.exists() else None
 
     @property
     def topics_dir(self) -> Path:

@@ -79,8 +79,8 @@ def _advance(state: dict | None, reading: SensorReading | None, now: float, sens
         before = latches.get(cond.alert_type)
         is_open = bool(before and before["open"])
         measured = cond.measure(reading, now, is_open, rules, mem)
-        if measured is None and (before is None or not before["active"]):
-            continue  # no data and nothing held: nothing to advance
+        if measured is None and (before is None or not (before["active"] or before["open"])):
+            continue  # no data and nothing held or clearing: nothing to advance
         confirm_s, clear_s = cond.timing(rules)
         if measured is None:
             after, event = step(before, before["active"], now, confirm_s, clear_s)

@@ -8,10 +8,10 @@ import pytest
 
 from pipeline.alerts.store import AlertReader
 from pipeline.contracts import topic
-from pipeline.detectors.alarm_flag import alarm_alert
+from pipeline import sensors
 from pipeline.frames import to_kafka_headers
 from pipeline.ingest.camera import ingest_camera
-from pipeline.messages import Alert, FrameHeaders
+from pipeline.messages import Alert, FrameHeaders, SensorReading
 from tests.integration.kafka_io import produce, read_all, wait_for
 
 pytestmark = pytest.mark.integration
@@ -20,6 +20,13 @@ pytestmark = pytest.mark.integration
 def reading(device: str, ts: float, alarm: bool) -> bytes:
     return orjson.dumps({"device": device, "type": "smoke", "ts": ts, "values": {"obscuration_pct": 12.5},
                          "alarm": alarm})
+
+
+def expected_alert(site, device: str, value: bytes) -> Alert:
+    """What the rules must raise for this reading (the same pure function the worker runs)."""
+    reading = SensorReading.model_validate_json(value)
+    (alert,) = sensors.evaluate(None, reading, site.sensor(device), site).alerts
+    return alert
 
 
 def alerts_on_topic(infra, alert_id: str) -> list[Alert]:
@@ -32,14 +39,15 @@ def test_alarm_reading_delivered_twice_is_one_alert_on_topic_and_in_redis(infra,
     value = reading("smoke-t1", ts, True)
     before = worker.count("readings")
     assert produce(infra, topic("readings").name, [(b"smoke-t1", value, None), (b"smoke-t1", value, None)]) == 2
-    expected = alarm_alert(site, site.sensor("smoke-t1"), ts, {"obscuration_pct": 12.5})
+    expected = expected_alert(site, "smoke-t1", value)
+    assert expected.type == "smoke_alarm"
     store = AlertReader(infra.redis_url)
     stored = wait_for(lambda: store.get(expected.id), 30, "the alert in Redis")
     wait_for(lambda: worker.count("readings") >= before + 2, 30, "both deliveries processed")
     assert stored.status.value == "open" and stored.device == "smoke-t1" and stored.severity.value == "high"
     on_topic = wait_for(lambda: alerts_on_topic(infra, expected.id), 30, "the alert on the topic")
     assert len(on_topic) == 1
-    assert [a.id for a in store.recent(1000) if a.device == "smoke-t1" and a.type == "sensor_alarm"] == [expected.id]
+    assert [a.id for a in store.recent(1000) if a.device == "smoke-t1" and a.type == "smoke_alarm"] == [expected.id]
 
     # the alarm clears: the same alert is resolved, in Redis and as the topic's latest record
     produce(infra, topic("readings").name, [(b"smoke-t1", reading("smoke-t1", ts + 30, False), None)])
@@ -51,7 +59,7 @@ def test_malformed_reading_goes_to_dead_letters_and_the_next_is_processed(infra,
     bad = b'{"device": "smoke-t2", "type": "smoke", "ts": 17'  # truncated JSON
     ts = 1_795_000_100.0
     produce(infra, topic("readings").name, [(b"smoke-t2", bad, None), (b"smoke-t2", reading("smoke-t2", ts, True), None)])
-    expected = alarm_alert(site, site.sensor("smoke-t2"), ts, {"obscuration_pct": 12.5})
+    expected = expected_alert(site, "smoke-t2", reading("smoke-t2", ts, True))
     wait_for(lambda: AlertReader(infra.redis_url).get(expected.id), 30, "the good reading's alert")
     letters = [orjson.loads(r.value) for r in read_all(infra, topic("dead_letters").name)]
     mine = [d for d in letters if base64.b64decode(d["value_b64"]) == bad]

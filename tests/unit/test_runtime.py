@@ -34,18 +34,58 @@ def make_runtime(site):
 
 def test_redelivered_alarm_reading_gives_one_alert(site):
     runtime, send = make_runtime(site)
-    beats, episodes = {}, {}
+    beats, rules, episodes = {}, {}, {}
     value = orjson.dumps({"device": "smoke-t1", "type": "smoke", "ts": 1.8e9, "alarm": True})
 
     async def scenario():
-        await runtime.on_reading(message(value, 1), value, beats, episodes)
-        await runtime.on_reading(message(value, 1), value, beats, episodes)
+        await runtime.on_reading(message(value, 1), value, beats, rules, episodes)
+        await runtime.on_reading(message(value, 1), value, beats, rules, episodes)
 
     asyncio.run(scenario())
     alerts = send.on("alerts")
-    assert len(alerts) == 1 and alerts[0]["type"] == "sensor_alarm" and alerts[0]["status"] == "open"
+    assert len(alerts) == 1 and alerts[0]["type"] == "smoke_alarm" and alerts[0]["status"] == "open"
     assert [u["action"] for u in send.on("alert_updates")] == ["opened"]
-    assert "smoke-t1" in beats and episodes["smoke-t1"]["started_ts"] == 1.8e9
+    assert len(send.on("fire_partials")) == 1  # handed to the fire confirmation stage once
+    assert "smoke-t1" in beats and rules["smoke-t1"]["last_ts"] == 1.8e9
+
+
+def test_generic_sensor_flag_uses_the_plain_alarm_detector(site):
+    runtime, send = make_runtime(site)
+    beats, rules, episodes = {}, {}, {}
+    on = orjson.dumps({"device": "pump-t1", "type": "generic", "ts": 1.8e9, "alarm": True})
+    off = orjson.dumps({"device": "pump-t1", "type": "generic", "ts": 1.8e9 + 5, "alarm": False})
+
+    async def scenario():
+        for value in (on, on, off):
+            await runtime.on_reading(message(value), value, beats, rules, episodes)
+
+    asyncio.run(scenario())
+    assert [(a["type"], a["status"]) for a in send.on("alerts")] == [("sensor_alarm", "open"),
+                                                                     ("sensor_alarm", "resolved")]
+
+
+def test_smoke_and_heat_in_one_kitchen_confirm_a_fire_and_evacuate(site):
+    runtime, send = make_runtime(site)
+    beats, rules, episodes, fires = {}, {}, {}, {}
+    smoke = orjson.dumps({"device": "smoke-k1", "type": "smoke", "ts": 1.8e9, "alarm": True})
+    heats = [orjson.dumps({"device": "heat-k1", "type": "heat", "ts": 1.8e9 + t, "values": {"temp_c": c}})
+             for t, c in [(0, 25.0), (5, 40.0), (10, 62.0), (15, 66.0), (20, 70.0)]]
+
+    async def scenario():
+        for value in [smoke, *heats]:
+            await runtime.on_reading(message(value), value, beats, rules, episodes)
+        for _channel, _key, value in [s for s in send.sent if s[0] == "fire_partials"]:
+            await runtime.on_partial_alarm(value, fires, now=1.8e9 + 30)
+
+    asyncio.run(scenario())
+    types = [a["type"] for a in send.on("alerts")]
+    assert "smoke_alarm" in types and "heat_alarm" in types
+    fire = [a for a in send.on("alerts") if a["type"] == "fire_confirmed"]
+    assert len(fire) == 1 and fire[0]["severity"] == "critical"
+    inhibited = [a for a in send.on("alerts") if a.get("details", {}).get("inhibited_by") == fire[0]["id"]]
+    assert {a["type"] for a in inhibited} == {"smoke_alarm", "heat_alarm"}
+    (command,) = send.on("broadcast_commands")
+    assert command["speaker"] == "spk-1" and command["priority"] == "evacuation"
 
 
 def test_bad_message_goes_to_dead_letters_and_next_one_is_processed(site):
@@ -55,8 +95,8 @@ def test_bad_message_goes_to_dead_letters_and_next_one_is_processed(site):
     good = orjson.dumps({"device": "smoke-t2", "type": "smoke", "ts": 1.8e9, "alarm": True})
 
     async def scenario():
-        await runtime.on_reading(message(bad, 5), bad, beats, episodes)
-        await runtime.on_reading(message(good, 6), good, beats, episodes)
+        await runtime.on_reading(message(bad, 5), bad, beats, {}, episodes)
+        await runtime.on_reading(message(good, 6), good, beats, {}, episodes)
 
     asyncio.run(scenario())
     (letter,) = send.on("dead_letters")

@@ -209,3 +209,19 @@ def test_readings_without_the_value_hold_the_last_verdict(family):
     series = [(float(i), {key: 80.0}) for i in range(3)] + [(float(i), {"other": 1.0}) for i in range(3, 80)]
     _, out = run("d1", family, series)
     assert all(s == "open" for _, _, s, _ in out) and out  # heartbeats neither clear nor reopen
+
+
+def test_tick_resolves_an_alarm_whose_clear_time_passes_without_readings(site):
+    """A detector that reports 'clear' once and then stays quiet must still see its alert resolve."""
+    from pipeline.messages import SensorReading
+    from pipeline.sensors import evaluate, tick
+
+    sensor = site.sensor("smoke-t1")
+    on = SensorReading(device="smoke-t1", type="smoke", ts=1.8e9, alarm=True)
+    off = SensorReading(device="smoke-t1", type="smoke", ts=1.8e9 + 5, alarm=False)
+    opened = evaluate(None, on, sensor, site)
+    clearing = evaluate(opened.state, off, sensor, site)
+    assert clearing.alerts == []  # clear_s (10 s) has not passed yet
+    assert tick(clearing.state, sensor, site, None, 1.8e9 + 9).alerts == []
+    (resolved,) = tick(clearing.state, sensor, site, None, 1.8e9 + 16).alerts
+    assert resolved.id == opened.alerts[0].id and resolved.status.value == "resolved"

@@ -14,7 +14,7 @@ from kafka.partitioner.default import murmur2
 
 from pipeline.alerts.store import AsyncAlertStore
 from pipeline.config import Site
-from pipeline.contracts import load_topics
+from pipeline.contracts import TopicSpec, load_topics
 from pipeline.deadletters import BadMessage
 from pipeline.messages import Alert
 from pipeline.runtime import Runtime
@@ -32,8 +32,23 @@ def partition_of(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
+def internal_topics(app_id: str) -> dict[str, TopicSpec]:
+    """The worker's own topics, co-partitioned with the readings: rule ticks keyed by device (so the worker
+    that owns a device's readings advances its timers) and partial fire alarms keyed by location.
+
+    `sca worker` creates them before Faust starts: a topic Faust creates itself at start-up can miss the
+    consumer's first metadata and stay unassigned for minutes.
+    """
+    readings = load_topics()["readings"]
+    config = {"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)}
+    return {channel: TopicSpec(channel, f"{app_id}-{suffix}", key, readings.partitions, config,
+                               "pipeline.messages:Alert", None)
+            for channel, suffix, key in (("sensor_ticks", "sensor-ticks", "device id"),
+                                         ("fire_partials", "fire-partials", "location"))}
+
+
 def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None) -> faust.App:
-    specs = load_topics()
+    specs = {**load_topics(), **internal_topics(settings.app_id)}
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -51,11 +66,7 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
     topics = {ch: app.topic(spec.name, partitions=spec.partitions, **raw) for ch, spec in specs.items()}
 
     readings_partitions = specs["readings"].partitions
-    # Internal topics, co-partitioned with the readings: rule ticks keyed by device (so the same worker that
-    # owns a device's readings advances its timers), partial fire alarms keyed by location.
-    ticks = app.topic(f"{settings.app_id}-sensor-ticks", partitions=readings_partitions, internal=True, **raw)
-    topics["fire_partials"] = app.topic(f"{settings.app_id}-fire-partials", partitions=readings_partitions,
-                                        internal=True, **raw)
+    ticks = topics["sensor_ticks"]
 
     camera_heartbeats = app.Table("camera-heartbeats", default=None, partitions=specs["frames"].partitions)
     sensor_heartbeats = app.Table("sensor-heartbeats", default=None, partitions=readings_partitions)

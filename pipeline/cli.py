@@ -183,7 +183,8 @@ def worker(ctx: click.Context, site_path: str | None, loglevel: str) -> None:
         return
     import faust
 
-    from pipeline.app import create_app
+    from pipeline.app import create_app, internal_topics
+    from pipeline.contracts import load_topics
     from pipeline.topics_admin import apply_topics
 
     from pipeline.sensors import load_rules
@@ -191,7 +192,8 @@ def worker(ctx: click.Context, site_path: str | None, loglevel: str) -> None:
     settings = load_settings()
     site = _site(site_path)
     rules = load_rules(settings.rules_file(site.base_dir))
-    apply_topics(settings.kafka_bootstrap)  # agents only subscribe to topics that exist at start
+    # agents only subscribe to topics that exist at start
+    apply_topics(settings.kafka_bootstrap, {**load_topics(), **internal_topics(settings.app_id)})
     app = create_app(settings, site, rules)
     faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
 

@@ -103,3 +103,20 @@ def test_camera_that_stops_sending_raises_offline_and_resolves_when_frames_retur
                         "the offline alert resolved")
     assert resolved.ended_at >= raised.started_at
     assert raised.id not in store.active_ids()
+
+
+def test_smoke_and_heat_in_one_location_give_one_fire_and_an_evacuation_broadcast(infra, worker):
+    base = 1_795_300_000.0
+    smoke = orjson.dumps({"device": "smoke-k1", "type": "smoke", "ts": base, "alarm": True})
+    heat = [orjson.dumps({"device": "heat-k1", "type": "heat", "ts": base + t, "values": {"temp_c": c}})
+            for t, c in [(0, 25.0), (5, 45.0), (10, 62.0), (15, 66.0), (20, 70.0)]]
+    produce(infra, topic("readings").name, [(b"smoke-k1", smoke, None)] + [(b"heat-k1", v, None) for v in heat])
+    store = AlertReader(infra.redis_url)
+    fires = wait_for(lambda: [a for a in store.recent(1000) if a.type == "fire_confirmed"], 60, "fire_confirmed")
+    assert len(fires) == 1 and fires[0].severity.value == "critical" and fires[0].location == "B1 1F kitchen 101"
+    partials = [a for a in store.recent(1000) if a.type in ("smoke_alarm", "heat_alarm") and a.location == fires[0].location]
+    assert {a.type for a in partials} == {"smoke_alarm", "heat_alarm"}
+    assert {a.details.get("inhibited_by") for a in partials} == {fires[0].id}
+    commands = wait_for(lambda: [orjson.loads(r.value) for r in read_all(infra, topic("broadcast_commands").name)],
+                        30, "the evacuation broadcast")
+    assert [(c["speaker"], c["priority"]) for c in commands] == [("spk-1", "evacuation")]

@@ -19,6 +19,7 @@ from pipeline.deadletters import BadMessage
 from pipeline.messages import Alert
 from pipeline.runtime import Runtime
 from pipeline.sensors import RulesConfig
+from pipeline.vision.builtin import builtin_processors
 from pipeline.settings import Settings
 from pipeline.stats import WorkerStats, worker_id
 
@@ -69,6 +70,9 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
     ticks = topics["sensor_ticks"]
 
     camera_heartbeats = app.Table("camera-heartbeats", default=None, partitions=specs["frames"].partitions)
+    # Vision cores' persistent state (fire-lane dwell timers), keyed by zone; zones belong to one camera,
+    # so writes from the camera's frame partition land on the partition that recovers them.
+    core_states = app.Table("vision-core-states", default=None, partitions=specs["frames"].partitions)
     sensor_heartbeats = app.Table("sensor-heartbeats", default=None, partitions=readings_partitions)
     alarm_episodes = app.Table("alarm-episodes", default=None, partitions=readings_partitions)
     rule_states = app.Table("sensor-rules", default=None, partitions=readings_partitions)
@@ -80,13 +84,13 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
     async def send(channel: str, key: bytes, value: bytes) -> None:
         await topics[channel].send(key=key, value=value)
 
-    runtime = Runtime(site, send, stats, store.is_active, rules)
+    runtime = Runtime(site, send, stats, store.is_active, rules, builtin_processors())
     app.sca_runtime = runtime  # for tests and debugging
 
     @app.agent(topics["frames"])
     async def frames_agent(stream):
         async for event in stream.events():
-            await runtime.on_frame(event.message, event.value, camera_heartbeats)
+            await runtime.on_frame(event.message, event.value, camera_heartbeats, core_states)
 
     @app.agent(topics["readings"])
     async def readings_agent(stream):

@@ -6,6 +6,7 @@ the thin layer that turns their results into Kafka messages and dead letters.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,19 +27,21 @@ from pipeline.readings import parse_reading
 from pipeline.stats import WorkerStats
 
 log = logging.getLogger(__name__)
+PERSIST_EVERY_S = 1.0
 
 Send = Callable[[str, bytes, bytes], Awaitable[None]]  # (channel, key, value)
 
 
 class Runtime:
     def __init__(self, site: Site, send: Send, stats: WorkerStats, is_active: Callable[[str], Awaitable[bool]],
-                 rules: sensors.RulesConfig | None = None):
+                 rules: sensors.RulesConfig | None = None, processors: dict | None = None):
         self.site = site
         self.rules = rules or sensors.RulesConfig()
         self.send = send
         self.stats = stats
         self.alert_is_active = is_active
-        self.processors = Processors(site)
+        self.processors = Processors(site, processors)
+        self.persisted_at: dict[str, float] = {}
         self.started = time.time()
         self.raised_offline: set[str] = set()
 
@@ -93,7 +96,7 @@ class Runtime:
                 await self.publish_alert(alert)
 
     # ---------------------------------------------------------------- frames
-    async def on_frame(self, message, value: bytes, heartbeats) -> None:
+    async def on_frame(self, message, value: bytes, heartbeats, core_states=None) -> None:
         try:
             frame = intake_frame(self.site, message.key, message.headers, value, self.processors.decode_mode)
         except BadMessage as exc:
@@ -104,8 +107,32 @@ class Runtime:
         self.stats.counts["frame_bytes"] += frame.nbytes
         await self.heartbeat(heartbeats, "camera", frame.camera.id, time.time())
         processor = self.processors.for_camera(frame.camera)
-        if processor is not None:
-            await self.publish(processor.process(frame))
+        if processor is None:
+            return
+        if core_states is not None and frame.camera.id not in self.persisted_at:
+            self._restore(processor, core_states)
+        # Inference releases the GIL: run it off the event loop so readings and alerts keep flowing.
+        outputs = await asyncio.get_running_loop().run_in_executor(None, processor.process, frame)
+        if core_states is not None:
+            self._persist(frame.camera.id, processor, core_states, force=bool(outputs))
+        await self.publish(outputs)
+
+    def _restore(self, processor, core_states) -> None:
+        """A camera's first frame on this worker: continue its timers from the changelog-backed table."""
+        states = getattr(processor, "states", None)
+        if states is not None:
+            processor.restore({key: core_states.get(key) for key in states})
+
+    def _persist(self, camera: str, processor, core_states, force: bool) -> None:
+        """Keep the core's state (per zone) in the table: on every transition, else at most once a second."""
+        states = getattr(processor, "states", None)
+        now = time.monotonic()
+        if states is None or (not force and now - self.persisted_at.get(camera, 0.0) < PERSIST_EVERY_S):
+            self.persisted_at.setdefault(camera, now)
+            return
+        for key, state in states.items():
+            core_states[key] = state
+        self.persisted_at[camera] = now
 
     # ---------------------------------------------------------------- readings
     async def on_reading(self, message, value: bytes, heartbeats, rule_states, episodes) -> None:

@@ -20,7 +20,7 @@ from pipeline.infra import services
 from pipeline.settings import REPO_ROOT, Settings, load_settings
 from pipeline.stats import read_all
 from pipeline.topics_admin import apply_topics
-from tests.conftest import TEST_SITE
+from tests.conftest import DATA, TEST_SITE
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def infra(tmp_path_factory) -> Settings:
     patch = pytest.MonkeyPatch()
     env = {"SCA_RUN_DIR": str(run_dir), "SCA_KAFKA_PORT": str(free_port()),
            "SCA_KAFKA_CONTROLLER_PORT": str(free_port()), "SCA_REDIS_PORT": str(free_port()), "SCA_MQTT_PORT": str(free_port()),
-           "SCA_SITE": str(TEST_SITE), "SCA_APP_ID": f"sca-test-{uuid.uuid4().hex[:8]}"}
+           "SCA_SITE": str(TEST_SITE), "SCA_DETECTOR_MODEL": str(DATA.parent / "models" / "yolov8n-coco-int8-320.onnx"), "SCA_APP_ID": f"sca-test-{uuid.uuid4().hex[:8]}"}
     for key, value in env.items():
         patch.setenv(key, value)
     settings = load_settings()

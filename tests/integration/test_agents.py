@@ -119,4 +119,34 @@ def test_smoke_and_heat_in_one_location_give_one_fire_and_an_evacuation_broadcas
     assert {a.details.get("inhibited_by") for a in partials} == {fires[0].id}
     commands = wait_for(lambda: [orjson.loads(r.value) for r in read_all(infra, topic("broadcast_commands").name)],
                         30, "the evacuation broadcast")
-    assert [(c["speaker"], c["priority"]) for c in commands] == [("spk-1", "evacuation")]
+    assert [(c["speaker"], c["priority"]) for c in commands if c["priority"] == "evacuation"] == [("spk-1", "evacuation")]
+
+
+def test_vehicle_in_fire_lane_is_warned_escalated_and_resolved_when_it_leaves(infra, worker, data_dir):
+    """The fire-lane core in the worker, with the real detector, on real Kafka: a bus stands in the lane."""
+    import cv2
+    import numpy as np
+
+    bus = (data_dir / "images" / "bus.jpg").read_bytes()
+    empty = cv2.imencode(".jpg", np.full((1080, 810, 3), 128, np.uint8))[1].tobytes()
+    base = 1_795_400_000.0
+    frames = [bus] * 20 + [empty] * 12  # 5 s of a standing bus, then 3 s of an empty lane, at 4 fps
+    items = [(b"cam-lane-t", jpeg, to_kafka_headers(FrameHeaders(camera="cam-lane-t", ts=base + i / 4, seq=i,
+                                                                 width=810, height=1080)))
+             for i, jpeg in enumerate(frames)]
+    produce(infra, topic("frames").name, items)
+    store = AlertReader(infra.redis_url)
+
+    def lane_alert():
+        found = [a for a in store.recent(1000) if a.type == "fire_lane_occupied" and a.location == "lane-t"]
+        return found if found and found[0].status.value == "resolved" else None
+
+    alerts = wait_for(lane_alert, 90, "the fire-lane alert to open and resolve")
+    assert len(alerts) == 1, [(a.status.value, a.started_at - base, a.ended_at and a.ended_at - base) for a in alerts]
+    alert = alerts[0]
+    assert alert.severity.value == "critical"  # escalated after max_broadcasts
+    assert base + 0.9 <= alert.started_at <= base + 2.5 and alert.ended_at <= base + 8
+    commands = [orjson.loads(r.value) for r in read_all(infra, topic("broadcast_commands").name)]
+    lane = [c for c in commands if c["priority"] == "fire_lane"]
+    assert len(lane) == 2 and {c["speaker"] for c in lane} == {"spk-1"}
+    assert "消防通道禁止停车" in lane[0]["text_zh"] and len({c["id"] for c in lane}) == 2

@@ -105,3 +105,11 @@ def test_zone_without_speaker_still_tracks_broadcast_times():
     _, transitions = run(quiet, parked(0, 130))
     assert kinds(transitions) == [("occupied", 60), ("escalated", 120)]
     assert not any(isinstance(m, BroadcastCommand) for m in messages("s", quiet, "cam-1", transitions))
+
+
+def test_an_empty_lane_after_resolution_stays_quiet():
+    """The car drove off: the held memory of it must not open a new occupancy on the empty frames that follow."""
+    zone = ZONE.model_copy(update={"grace_s": 1, "rebroadcast_s": 1, "max_broadcasts": 1, "clear_s": 1})
+    frames = parked(0, 5, every=0.25) + [(5 + i * 0.25, []) for i in range(1, 60)]
+    _state, transitions = run(zone, frames)
+    assert [k for k, _ in kinds(transitions)] == ["occupied", "broadcast", "escalated", "resolved"]

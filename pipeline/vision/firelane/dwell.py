@@ -155,9 +155,10 @@ def step(zone: ZoneConfig, state: dict | None, ts: float, sightings: list[Sighti
     episode = state["episode"]
     occupying = _occupying(state["candidates"], zone.grace_s if episode is None else min(zone.grace_s, KEEP_S))
     transitions: list[Transition] = []
-    if episode is None and occupying:
+    standing_now = [c for c in occupying if c["seen"] == ts]  # a held, unseen candidate cannot open one
+    if episode is None and standing_now:
         episode = state["episode"] = {"start": ts, "broadcasts": [], "escalated_at": None, "last_occupied": ts,
-                                      "objects": [_object(c, ts) for c in occupying[:MAX_EPISODE_OBJECTS]]}
+                                      "objects": [_object(c, ts) for c in standing_now[:MAX_EPISODE_OBJECTS]]}
         transitions.append(Transition("occupied", ts, zone.id, copy.deepcopy(episode)))
     elif episode is not None:
         transitions += _advance(zone, state, occupying, ts)
@@ -179,6 +180,8 @@ def _advance(zone: ZoneConfig, state: dict, occupying: list[dict], ts: float) ->
         return []
     if ts > episode["last_occupied"] and ts - episode["last_occupied"] >= zone.clear_s:
         state["episode"] = None
+        # what has not been seen since the lane went clear has left: it must not reopen the lane
+        state["candidates"] = [c for c in state["candidates"] if c["seen"] > episode["last_occupied"]]
         return [Transition("resolved", ts, zone.id, {**copy.deepcopy(episode), "end": ts})]
     return []
 

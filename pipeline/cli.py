@@ -329,9 +329,11 @@ def analyze() -> None:
 
 
 def _register_analyzers() -> None:
+    from pipeline.analyze.firelane import fire_lane_command
     from pipeline.analyze.sensors import sensors_command
 
     analyze.add_command(sensors_command, "sensors")
+    analyze.add_command(fire_lane_command, "fire-lane")
 
 
 _register_analyzers()

@@ -32,6 +32,7 @@ from pipeline.settings import REPO_ROOT, Settings
 from pipeline.stats import read_all
 
 SMOKE_FILE = "sensors/smoke_detection_iot.csv"
+DEMO_MODEL = "yolov8n-coco-int8-320.onnx"
 SMOKE_ALARM_STARTS = (3170, 20)  # rows 3170-3189: the recorded Fire Alarm flag rises at row 3178
 SMOKE_ALARM_CLEARS = (24990, 10)  # rows 24990-24999: it falls back at row 24994
 
@@ -75,12 +76,21 @@ class AlertWatcher(threading.Thread):
                    for a in self.seen)
 
 
+def _worker_env() -> dict[str, str]:
+    """The demo's fire-lane camera needs a detector: use the shared sample model unless one is configured."""
+    env = os.environ.copy()
+    sample = data_dir().parent / "models" / DEMO_MODEL
+    if not env.get("SCA_DETECTOR_MODEL") and sample.exists():
+        env["SCA_DETECTOR_MODEL"] = str(sample)
+    return env
+
+
 def _start_worker(settings: Settings, log_path: Path) -> subprocess.Popen:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--loglevel", "warning"],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=REPO_ROOT)
+                                start_new_session=True, cwd=REPO_ROOT, env=_worker_env())
 
 
 def _wait_worker_ready(settings: Settings, proc: subprocess.Popen, log_path: Path, timeout_s: float = 90) -> None:

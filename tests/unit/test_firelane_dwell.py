@@ -113,3 +113,14 @@ def test_an_empty_lane_after_resolution_stays_quiet():
     frames = parked(0, 5, every=0.25) + [(5 + i * 0.25, []) for i in range(1, 60)]
     _state, transitions = run(zone, frames)
     assert [k for k, _ in kinds(transitions)] == ["occupied", "broadcast", "escalated", "resolved"]
+
+
+def test_a_vehicle_creeping_into_its_stop_is_not_yet_parked():
+    """A truck rolling to a stop at about 0.13 of its size a second (a few px/s far from the camera, as in
+    RoadTrack 04-17_08_K204_1853) is not stationary: it must not complete the grace while it still rolls."""
+    zone = ZONE.model_copy(update={"grace_s": 5})
+    size = 25.0
+    creeping = [(i * 0.1, [dwell.Sighting((380.0 - 0.13 * size * i * 0.1, 120.0, 402.0 - 0.13 * size * i * 0.1,
+                                           148.0), "truck", 0.85, track=5)]) for i in range(80)]
+    _, transitions = run(zone, creeping)
+    assert transitions == []

@@ -24,7 +24,7 @@ from pipeline.config import ZoneConfig
 
 MIN_HOLD_S = 1.0        # a candidate seen once survives 1 s of missed detections
 MAX_HOLD_S = 10.0       # ... a long-standing one up to max(clear_s, this): occlusion by passing traffic
-START_RADIUS = 0.5      # an object may jitter by half its size around where it stopped ...
+START_RADIUS = 0.35     # an object may jitter by a third of its size around where it stopped ...
 DRIFT_PER_S = 0.05      # ... plus a crawl of 5 % of its size a second (moving traffic is >> 1 size/s)
 MATCH_IOU = 0.3
 KEEP_S = 3.0           # during an episode, an object standing this long keeps the zone occupied (a second

@@ -1,14 +1,15 @@
 # make setup  — idempotent: Debian packages (as root), .venv with the package and its dev extra, Kafka jars
 # make demo   — the pipeline end to end on local Kafka and Redis (real clips and sensor data)
 # make test   — unit and integration tests (integration starts its own Kafka and Redis on spare ports)
-# make bench  — frames through Kafka into the worker: frames/s, MB/s, produce-to-alert latency
+# make bench  — every benchmark in benchmarks/ (each prints machine, command, figures, baseline, ratio)
+# make bench-ultralytics — the fire-lane detector side by side with Ultralytics' predictor (installs PyTorch)
 
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 SCA    := $(VENV)/bin/sca
 
-.PHONY: setup system-packages venv jars demo test bench infra-up infra-down clean
+.PHONY: setup system-packages venv jars demo test bench bench-ultralytics infra-up infra-down clean
 
 setup: system-packages venv jars
 
@@ -43,6 +44,16 @@ test: venv
 
 bench: setup
 	$(PY) -m benchmarks.bench_frames
+	$(PY) -m benchmarks.bench_readings
+	$(PY) -m benchmarks.bench_sensors
+	$(PY) -m benchmarks.bench_firelane
+
+# Side by side with Ultralytics' own predictor: PyTorch (several GB) goes into its own venv, only when asked.
+ULTRA := .venv-ultra
+bench-ultralytics: setup
+	test -x $(ULTRA)/bin/python || $(PYTHON) -m venv $(ULTRA)
+	$(ULTRA)/bin/python -m pip install -q -e '.[ultralytics]'
+	YOLO_OFFLINE=1 $(ULTRA)/bin/python -m benchmarks.bench_firelane --only latency
 
 infra-up: setup
 	$(SCA) infra up

@@ -145,7 +145,27 @@ def clip_findings(every: int = 10) -> dict:
     return out
 
 
+def latency_only() -> None:
+    """Detector latency side by side with Ultralytics' predictor (run in a venv that has ultralytics)."""
+    latency, baseline = detector_latency(), ultralytics_latency()
+    rows = [("figure", "ours (ms/frame)", "ultralytics predictor (ms/frame)", "speed-up")]
+    for size in ("640", "320"):
+        ours, theirs = latency[f"int8-{size} 1 frame"], baseline.get(f"int8-{size} 1 frame")
+        rows.append((f"int8-{size} on bus.jpg, same ONNX file, same run", f"{ours:.1f}",
+                     f"{theirs:.1f}" if theirs else "skipped", f"{theirs / ours:.2f}x" if theirs else "-"))
+    print(f"machine: {machine()}\ncommand: python -m benchmarks.bench_firelane --only latency\n")
+    print(table(rows))
+    if "skipped" in baseline:
+        print(f"\nultralytics baseline: {baseline['skipped']}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "firelane-latency.json").write_text(json.dumps({"machine": machine(), "ours_ms": latency,
+                                                              "ultralytics_ms": baseline}, indent=2))
+
+
 def main() -> None:
+    if "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1:][:1] == ["latency"]:
+        latency_only()
+        return
     print(f"machine: {machine()}", file=sys.stderr)
     latency = detector_latency()
     baseline = ultralytics_latency()

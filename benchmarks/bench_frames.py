@@ -10,7 +10,7 @@ Side by side on the same frames:
     integrity check the worker does for a camera without a vision core;
   - the Faust worker (validation, decode, liveness table, stats), counted through its Redis counters.
 All three drain the same backlog of frames already on the topic. While the worker drains it,
-smoke-alarm readings go in every 200 ms and the time from their produce call to the matching
+alarm-flag readings (a generic sensor: its flag opens and resolves at once) go in every 200 ms and the time from their produce call to the matching
 alert record on the alerts topic is the latency; the same is measured with no frame load.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ site: {id: bench}
 cameras:
 """ + "".join(f"  - {{id: {c}, source: x.mp4}}\n" for c in CAMERAS) + """
 sensors:
-  - {id: smoke-bench, type: smoke}
+  - {id: alarm-bench, type: generic}
 liveness: {camera_timeout_s: 600, sensor_timeout_s: 3600, check_interval_s: 1}
 """
 
@@ -117,10 +117,10 @@ class LatencyProbe(threading.Thread):
             now = time.monotonic()
             if now >= next_send:
                 self.ts = max(self.ts + 0.001, round(time.time(), 3))
-                value = orjson.dumps({"device": "smoke-bench", "type": "smoke", "ts": self.ts, "alarm": alarm})
+                value = orjson.dumps({"device": "alarm-bench", "type": "generic", "ts": self.ts, "alarm": alarm})
                 status = "open" if alarm else "resolved"
                 self.sent[(round(self.ts, 3), status)] = time.monotonic()
-                producer.send(name, key=b"smoke-bench", value=value)
+                producer.send(name, key=b"alarm-bench", value=value)
                 producer.flush()
                 alarm = not alarm
                 next_send = now + self.period_s

@@ -20,6 +20,7 @@ system-packages:
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v ss >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	PATH="$$PATH:/usr/sbin" command -v mosquitto >/dev/null 2>&1 || missing="$$missing mosquitto"; \
+	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
 	if [ -z "$$missing" ]; then echo "system packages: present"; \
 	elif [ "$$(id -u)" = "0" ]; then \
 	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -1,8 +1,9 @@
 """What the agents do with a message: validate, update state, run the detectors, publish.
 
 Each handler takes the message parts and the state it needs; the logic worth testing lives
-in pure functions (pipeline.frames, pipeline.readings, pipeline.detectors.*). This class is
-the thin layer that turns their results into Kafka messages and dead letters.
+in pure functions (pipeline.frames, pipeline.readings, pipeline.detectors.*, pipeline.sensors,
+the vision cores). This class is the thin layer that turns their results into Kafka messages
+and dead letters, and keeps the tables the agents hand it up to date.
 """
 from __future__ import annotations
 
@@ -13,17 +14,17 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import orjson
 
+from pipeline import sensors
 from pipeline.alerts.record import update_for
 from pipeline.alerts.store import encode as encode_alert
 from pipeline.config import Site
 from pipeline.deadletters import BadMessage, dead_letter
-from pipeline import sensors
-from pipeline.sensors.confirm import PARTIAL_TYPES
 from pipeline.detectors import alarm_flag, liveness
 from pipeline.frames import intake_frame
 from pipeline.messages import Alert, AlertStatus, BroadcastCommand, SensorType, VisionEvent
 from pipeline.processing import Processors
 from pipeline.readings import parse_reading
+from pipeline.sensors.confirm import PARTIAL_TYPES
 from pipeline.stats import WorkerStats
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Loudspeaker service: policy (pure), speech synthesis, HTTP delivery, and a speaker simulator."""

@@ -17,7 +17,7 @@ from pipeline.config import Site
 from pipeline.contracts import TopicSpec, load_topics
 from pipeline.deadletters import BadMessage
 from pipeline.messages import Alert
-from pipeline.runtime import Runtime
+from pipeline.runtime import Loudspeakers, Runtime
 from pipeline.sensors import RulesConfig
 from pipeline.vision.builtin import builtin_processors
 from pipeline.settings import Settings
@@ -77,6 +77,7 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
     alarm_episodes = app.Table("alarm-episodes", default=None, partitions=readings_partitions)
     rule_states = app.Table("sensor-rules", default=None, partitions=readings_partitions)
     fire_states = app.Table("fire-confirmation", default=None, partitions=readings_partitions)
+    speaker_states = app.Table("speaker-states", default=None, partitions=specs["broadcast_commands"].partitions)
 
     stats = WorkerStats(worker_id())
     store = AsyncAlertStore(settings.redis_url)
@@ -85,6 +86,7 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
         await topics[channel].send(key=key, value=value)
 
     runtime = Runtime(site, send, stats, store.is_active, rules, builtin_processors())
+    loudspeakers = Loudspeakers(runtime)
     app.sca_runtime = runtime  # for tests and debugging
 
     @app.agent(topics["frames"])
@@ -107,6 +109,11 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
     async def fire_confirmation_agent(stream):
         async for event in stream.events():
             await runtime.on_partial_alarm(event.value, fire_states, time.time())
+
+    @app.agent(topics["broadcast_commands"])
+    async def loudspeaker_agent(stream):
+        async for event in stream.events():
+            await loudspeakers.on_command(event.message, event.value, speaker_states)
 
     @app.agent(topics["alerts"])
     async def alert_store_agent(stream):

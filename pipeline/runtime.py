@@ -183,6 +183,65 @@ class Runtime:
         await self.publish([*decision.alerts, *decision.broadcasts])
 
 
+class Loudspeakers:
+    """The loudspeaker service: policy (pure, state per speaker in a table), speech, delivery, acks.
+
+    Speech and HTTP delivery block (espeak-ng, retries with backoff): they run in a thread so the
+    worker's other agents keep flowing. The speaker's state is written before anything is spoken,
+    so a command redelivered after a crash is recognised by its id and never spoken twice.
+    """
+
+    def __init__(self, runtime: "Runtime", cfg=None):
+        from pipeline.broadcast.policy import BroadcastConfig
+        from pipeline.broadcast.tts import TTS
+
+        self.runtime = runtime
+        self.cfg = cfg or BroadcastConfig()
+        self.tts = TTS(speed=self.cfg.speech_speed)
+
+    async def on_command(self, message, value: bytes, speaker_states) -> None:
+        from pipeline.broadcast.policy import Play, on_command
+
+        runtime = self.runtime
+        try:
+            command = BroadcastCommand.model_validate_json(value)
+        except ValueError as exc:
+            await runtime.dead_letter(BadMessage("schema_violation", str(exc)[:2000]), message.topic,
+                                      message.partition, message.offset, message.key, value, message.headers)
+            return
+        speaker = next((s for s in runtime.site.speakers if s.id == command.speaker), None)
+        decision = on_command(speaker_states.get(command.speaker), command, time.time(), speaker, runtime.site,
+                              self.cfg)
+        speaker_states[command.speaker] = decision.state
+        await self._acks(decision.acks)
+        for action in decision.actions:
+            if isinstance(action, Play) and speaker is not None:
+                await self._play(action, speaker, speaker_states)
+
+    async def _play(self, play, speaker, speaker_states) -> None:
+        from pipeline.broadcast.delivery import deliver, headers_for
+        from pipeline.broadcast.policy import on_delivery
+        from pipeline.broadcast.tts import TTSError, render_play
+
+        try:
+            wav = await asyncio.to_thread(render_play, play, self.tts)
+            result = await asyncio.to_thread(deliver, speaker.endpoint, wav, headers_for(play), self.cfg.max_attempts,
+                                             self.cfg.backoff_s, max_backoff_s=self.cfg.max_backoff_s)
+            ok, detail = result.ok, result.error or ""
+        except TTSError as exc:
+            ok, detail = False, str(exc)
+        decision = on_delivery(speaker_states.get(play.speaker), play, ok, time.time(), speaker, self.runtime.site,
+                               self.cfg, detail=detail)
+        speaker_states[play.speaker] = decision.state
+        self.runtime.stats.counts["broadcasts_delivered" if ok else "broadcasts_failed"] += 1
+        await self._acks(decision.acks)
+        await self.runtime.publish(decision.alerts)
+
+    async def _acks(self, acks) -> None:
+        for ack in acks:
+            await self.runtime.send("broadcast_acks", ack.speaker.encode(), orjson.dumps(ack.model_dump(mode="json")))
+
+
 def _header_items(headers) -> list[tuple[str, bytes]]:
     if not headers:
         return []

@@ -86,8 +86,21 @@ class WorkerProcess:
             self.proc.wait()
 
 
+SPEAKER_PORT = 8765  # the test site's speakers point at http://127.0.0.1:8765/speakers/<id>
+
+
+@pytest.fixture(scope="session")
+def speakers(tmp_path_factory):
+    """The speaker simulator: an HTTP server that keeps every WAV the loudspeaker service delivers."""
+    from pipeline.broadcast.simulator import serve_in_thread
+
+    running = serve_in_thread(SPEAKER_PORT, store_dir=tmp_path_factory.mktemp("speakers"))
+    yield running
+    running.stop()
+
+
 @pytest.fixture(scope="module")
-def worker(infra):
+def worker(infra, speakers):
     process = WorkerProcess(infra, infra.run_dir / "logs" / f"worker-{uuid.uuid4().hex[:6]}.log")
     try:
         process.wait_ready()

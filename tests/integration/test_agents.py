@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -129,7 +131,7 @@ def test_vehicle_in_fire_lane_is_warned_escalated_and_resolved_when_it_leaves(in
 
     bus = (data_dir / "images" / "bus.jpg").read_bytes()
     empty = cv2.imencode(".jpg", np.full((1080, 810, 3), 128, np.uint8))[1].tobytes()
-    base = 1_795_400_000.0
+    base = round(time.time(), 3)  # live frames: the loudspeaker service drops warnings older than 5 minutes
     frames = [bus] * 20 + [empty] * 12  # 5 s of a standing bus, then 3 s of an empty lane, at 4 fps
     items = [(b"cam-lane-t", jpeg, to_kafka_headers(FrameHeaders(camera="cam-lane-t", ts=base + i / 4, seq=i,
                                                                  width=810, height=1080)))
@@ -148,5 +150,40 @@ def test_vehicle_in_fire_lane_is_warned_escalated_and_resolved_when_it_leaves(in
     assert base + 0.9 <= alert.started_at <= base + 2.5 and alert.ended_at <= base + 8
     commands = [orjson.loads(r.value) for r in read_all(infra, topic("broadcast_commands").name)]
     lane = [c for c in commands if c["priority"] == "fire_lane"]
-    assert len(lane) == 2 and {c["speaker"] for c in lane} == {"spk-1"}
+    assert len(lane) == 2 and {c["speaker"] for c in lane} == {"spk-lane"}
     assert "消防通道禁止停车" in lane[0]["text_zh"] and len({c["id"] for c in lane}) == 2
+
+
+def test_loudspeaker_speaks_each_command_once_and_acknowledges_it(infra, worker, speakers):
+    """Runs after the fire and fire-lane tests: their commands reach the simulator as real speech, once."""
+    import httpx
+
+    from pipeline.broadcast.tts import wav_stats
+
+    def received():
+        return [item for speaker in ("spk-1", "spk-lane")
+                for item in httpx.get(f"{speakers.url}/speakers/{speaker}/received", timeout=5).json()]
+
+    def acks():
+        return {a["command_id"]: a for a in (orjson.loads(r.value) for r in read_all(infra, topic("broadcast_acks").name))}
+
+    commands = [orjson.loads(r.value) for r in read_all(infra, topic("broadcast_commands").name)]
+    evacuation = [c for c in commands if c["priority"] == "evacuation"]
+    lane = [c for c in commands if c["priority"] == "fire_lane"]
+    assert evacuation and len(lane) == 2
+    wait_for(lambda: all(c["id"] in acks() for c in commands), 60, "an ack for every command")
+    status = {c["id"]: acks()[c["id"]]["status"] for c in commands}
+    assert status[evacuation[0]["id"]] == "delivered" and status[lane[0]["id"]] == "delivered"
+    assert status[lane[1]["id"]] == "suppressed"  # the same warning again within the 30 s cooldown
+    played = wait_for(lambda: received() or None, 30, "WAVs at the simulator")
+    assert sorted(p["command_id"] for p in played) == sorted([evacuation[0]["id"], lane[0]["id"]])
+    evac = next(p for p in played if p["command_id"] == evacuation[0]["id"])
+    assert evac["volume"] == 100
+    duration, rms = wav_stats(Path(evac["file"]))
+    assert duration > 2.0 and rms > 0.01  # real speech, not silence
+
+    # the same command delivered again is acknowledged as a duplicate and not spoken a second time
+    raw = next(r for r in read_all(infra, topic("broadcast_commands").name) if orjson.loads(r.value)["id"] == lane[0]["id"])
+    produce(infra, topic("broadcast_commands").name, [(raw.key, raw.value, None)])
+    wait_for(lambda: acks()[lane[0]["id"]]["status"] == "duplicate", 30, "the duplicate's ack")
+    assert len(received()) == len(played)

@@ -306,12 +306,15 @@ def ingest_sensors(path, device, sensor_type, time_column, alarm_column, interva
 
 
 # ------------------------------------------------------------------------- alerts
-@main.command("alerts")
+@main.group("alerts", invoke_without_command=True)
 @click.option("--limit", default=20, show_default=True)
 @click.option("--active", is_flag=True, help="only alerts not yet resolved")
+@click.pass_context
 @friendly
-def alerts(limit: int, active: bool) -> None:
-    """Recent alerts from Redis, newest first."""
+def alerts(ctx: click.Context, limit: int, active: bool) -> None:
+    """Recent alerts from Redis, newest first (`sca alerts rebuild` restores Redis from Kafka)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from pipeline.alerts.store import AlertReader
     from pipeline.present import format_alert
 
@@ -320,6 +323,27 @@ def alerts(limit: int, active: bool) -> None:
     for alert in reader.recent(limit if not active else 10_000):
         if active_ids is None or alert.id in active_ids:
             click.echo(format_alert(alert))
+
+
+@alerts.command("rebuild")
+@friendly
+def alerts_rebuild() -> None:
+    """Rebuild the alert state in Redis from the compacted alerts topic (idempotent)."""
+    from tqdm import tqdm
+
+    from pipeline.alerts.rebuild import rebuild_alerts
+
+    bar = tqdm(unit="record", desc="alerts", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    result = rebuild_alerts(load_settings(), progress)
+    bar.close()
+    click.echo(f"{result.records} records: {result.created} created, {result.updated} updated, "
+               f"{result.unchanged} unchanged, {result.invalid} invalid")
 
 
 # ------------------------------------------------------------------------- analyze

@@ -204,7 +204,8 @@ def _summary(counts, watcher, stats, seconds, was_running, keep_infra) -> None:
     processed = sum(int(w.get("frames", 0)) for w in stats)
     click.echo("")
     click.secho("demo summary", bold=True)
-    click.echo(f"  frames sent      {counts['frames']} ({counts['frame_bytes'] / 1e6:.1f} MB); worker decoded {processed}")
+    click.echo(f"  frames sent      {counts['frames']} ({counts['frame_bytes'] / 1e6:.1f} MB); the worker had taken "
+               f"{processed} when the demo ended (the fire-lane camera runs the detector)")
     click.echo(f"  readings sent    {counts['readings']}")
     click.echo(f"  alert records    " + (", ".join(f"{k}: {v}" for k, v in sorted(by_kind.items())) or "none"))
     click.echo(f"  dead letters     {dead}")

@@ -1,8 +1,9 @@
 """Where vision cores plug into the frames agent: one processor per camera, chosen by the camera's role.
 
 A processor is a plain object (no Kafka inside): `process(frame)` returns what it found, the
-agent publishes it. The thrown-object and fire-lane cores register themselves here; a camera
-whose role has no processor is still decoded, validated and watched for liveness.
+agent publishes it. The worker passes the factories by role (`pipeline.vision.builtin`); a
+camera whose role has no processor is still validated (a cheap 1/8-scale decode) and watched
+for liveness.
 """
 from __future__ import annotations
 
@@ -22,12 +23,7 @@ class FrameProcessor(Protocol):
     def process(self, frame: DecodedFrame) -> list[Output]: ...
 
 
-ProcessorFactory = Callable[[Site, CameraConfig], FrameProcessor]
-REGISTRY: dict[str, ProcessorFactory] = {}
-
-
-def register(role: str, factory: ProcessorFactory) -> None:
-    REGISTRY[role] = factory
+ProcessorFactory = Callable[[Site, CameraConfig], FrameProcessor | None]
 
 
 class Processors:
@@ -35,7 +31,7 @@ class Processors:
 
     def __init__(self, site: Site, registry: dict[str, ProcessorFactory] | None = None):
         self.site = site
-        self.registry = REGISTRY if registry is None else registry
+        self.registry = registry or {}
         self._by_camera: dict[str, FrameProcessor | None] = {}
 
     def for_camera(self, camera: CameraConfig) -> FrameProcessor | None:

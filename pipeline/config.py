@@ -132,6 +132,9 @@ class Site(Strict):
     def sensor(self, device_id: str) -> SensorConfig | None:
         return self._index("sensors").get(device_id)
 
+    def speaker(self, speaker_id: str) -> SpeakerConfig | None:
+        return self._index("speakers").get(speaker_id)
+
     def _index(self, section: str) -> dict:
         if section not in self._indexes:
             self._indexes[section] = {item.id: item for item in getattr(self, section)}

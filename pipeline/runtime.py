@@ -209,7 +209,7 @@ class Loudspeakers:
             await runtime.dead_letter(BadMessage("schema_violation", str(exc)[:2000]), message.topic,
                                       message.partition, message.offset, message.key, value, message.headers)
             return
-        speaker = next((s for s in runtime.site.speakers if s.id == command.speaker), None)
+        speaker = runtime.site.speaker(command.speaker)
         decision = on_command(speaker_states.get(command.speaker), command, time.time(), speaker, runtime.site,
                               self.cfg)
         speaker_states[command.speaker] = decision.state

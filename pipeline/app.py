@@ -12,11 +12,14 @@ import faust
 import orjson
 from kafka.partitioner.default import murmur2
 
+from pipeline.alerts.dispatch import WebhookDispatcher
+from pipeline.alerts.service import AlertManagerService
+from pipeline.alerts.silences import SilenceCache
 from pipeline.alerts.store import AsyncAlertStore
 from pipeline.config import Site
 from pipeline.contracts import TopicSpec, load_topics
 from pipeline.deadletters import BadMessage
-from pipeline.messages import Alert
+from pipeline.messages import Alert, AlertUpdate
 from pipeline.runtime import Loudspeakers, Runtime
 from pipeline.sensors import RulesConfig
 from pipeline.vision.builtin import builtin_processors
@@ -78,6 +81,8 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
     rule_states = app.Table("sensor-rules", default=None, partitions=readings_partitions)
     fire_states = app.Table("fire-confirmation", default=None, partitions=readings_partitions)
     speaker_states = app.Table("speaker-states", default=None, partitions=specs["broadcast_commands"].partitions)
+    # The alert manager's memory per incident, keyed by fingerprint (signals and actions are co-partitioned).
+    manager_states = app.Table("alert-manager", default=None, partitions=specs["alert_signals"].partitions)
 
     stats = WorkerStats(worker_id())
     store = AsyncAlertStore(settings.redis_url)
@@ -87,7 +92,16 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
 
     runtime = Runtime(site, send, stats, store.is_active, rules, builtin_processors())
     loudspeakers = Loudspeakers(runtime)
+    alert_manager = AlertManagerService(send, SilenceCache(store.client), site.alerting, stats.counts)
+    webhooks = WebhookDispatcher(site.subscribers, site.site.id, runtime.publish_alert,
+                                 lambda exc: runtime.dead_letter(exc, specs["alerts"].name, 0, 0, None, b"", None),
+                                 stats.counts)
     app.sca_runtime = runtime  # for tests and debugging
+
+    async def dead_letter_event(event, error: str) -> None:
+        msg = event.message
+        await runtime.dead_letter(BadMessage("schema_violation", error), msg.topic, msg.partition, msg.offset,
+                                  msg.key, event.value, msg.headers)
 
     @app.agent(topics["frames"])
     async def frames_agent(stream):
@@ -115,18 +129,45 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
         async for event in stream.events():
             await loudspeakers.on_command(event.message, event.value, speaker_states)
 
+    @app.agent(topics["alert_signals"])
+    async def alert_signals_agent(stream):
+        async for event in stream.events():
+            error = await alert_manager.on_signal(event.value, manager_states)
+            if error:
+                await dead_letter_event(event, error)
+
+    @app.agent(topics["alert_actions"])
+    async def alert_actions_agent(stream):
+        async for event in stream.events():
+            error = await alert_manager.on_action(event.value, manager_states)
+            if error:
+                await dead_letter_event(event, error)
+
     @app.agent(topics["alerts"])
     async def alert_store_agent(stream):
         async for event in stream.events():
             try:
                 alert = Alert.model_validate_json(event.value)
             except ValueError as exc:
-                msg = event.message
-                await runtime.dead_letter(BadMessage("schema_violation", str(exc)[:2000]), msg.topic, msg.partition,
-                                          msg.offset, msg.key, event.value, msg.headers)
+                await dead_letter_event(event, str(exc)[:2000])
                 continue
             outcome = await store.upsert(alert)
             stats.counts[f"store_{outcome}"] += 1
+
+    @app.agent(topics["alerts"])
+    async def webhook_agent(stream):
+        async for event in stream.events():
+            await webhooks.on_alert(event.value)
+
+    @app.agent(topics["alert_updates"])
+    async def alert_history_agent(stream):
+        async for event in stream.events():
+            try:
+                update = AlertUpdate.model_validate_json(event.value)
+            except ValueError as exc:
+                await dead_letter_event(event, str(exc)[:2000])
+                continue
+            await store.add_history(update)
 
     def owned(channel: str, devices) -> list:
         """Only partitions this worker actively owns: with several workers each device is checked once."""
@@ -152,6 +193,15 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
         now = time.time()
         for device, _state in owned("readings", [(d, s) for d, s in rule_states.items() if s]):
             await ticks.send(key=device.encode(), value=orjson.dumps({"device": device, "now": now}))
+
+    @app.timer(site.alerting.tick_interval_s)
+    async def alert_timers():
+        """Escalations, reminders and silence ends: a tick through the actions topic, so the table is
+        written inside the agent that owns the fingerprint's partition."""
+        if not stats.ready:
+            return
+        for tick in alert_manager.due_ticks(owned("alert_signals", list(manager_states.items())), time.time()):
+            await topics["alert_actions"].send(key=tick.fingerprint.encode(), value=tick.model_dump_json().encode())
 
     @app.timer(1.0)
     async def publish_stats():

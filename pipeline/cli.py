@@ -328,7 +328,7 @@ def alerts(ctx: click.Context, limit: int, active: bool) -> None:
 @alerts.command("rebuild")
 @friendly
 def alerts_rebuild() -> None:
-    """Rebuild the alert state in Redis from the compacted alerts topic (idempotent)."""
+    """Rebuild the alert state in Redis from Kafka: alerts, their history, silences (idempotent)."""
     from tqdm import tqdm
 
     from pipeline.alerts.rebuild import rebuild_alerts
@@ -343,7 +343,8 @@ def alerts_rebuild() -> None:
     result = rebuild_alerts(load_settings(), progress)
     bar.close()
     click.echo(f"{result.records} records: {result.created} created, {result.updated} updated, "
-               f"{result.unchanged} unchanged, {result.invalid} invalid")
+               f"{result.unchanged} unchanged, {result.invalid} invalid; {result.history} history events added, "
+               f"{result.silences} silences")
 
 
 # ------------------------------------------------------------------------- analyze

@@ -13,6 +13,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from pipeline.messages import Identifier, SensorType
+from pipeline.alerts.manager import AlertingConfig
+from pipeline.alerts.webhooks import SubscriberConfig
 
 VEHICLE_CLASSES = ["car", "truck", "bus", "motorcycle", "bicycle"]
 
@@ -98,13 +100,15 @@ class Site(Strict):
     speakers: list[SpeakerConfig] = Field(default_factory=list)
     sensors: list[SensorConfig] = Field(default_factory=list)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    subscribers: list[SubscriberConfig] = Field(default_factory=list)
     base_dir: Path = Field(default=Path("."), exclude=True, description="directory of the site file")
     _indexes: dict = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> "Site":
         problems: list[str] = []
-        for section in ("cameras", "zones", "speakers", "sensors"):
+        for section in ("cameras", "zones", "speakers", "sensors", "subscribers"):
             seen: set[str] = set()
             for i, item in enumerate(getattr(self, section)):
                 if item.id in seen:

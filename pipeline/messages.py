@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -112,6 +112,14 @@ class Alert(Message):
     title: Annotated[str, Field(max_length=512)] = ""
     details: dict[str, Any] = Field(default_factory=dict)
     evidence: list[EvidenceRef] = Field(default_factory=list)
+    # Set by the alert manager (pipeline.alerts.manager); detectors leave them at their defaults.
+    fingerprint: Annotated[str, Field(max_length=64)] = Field(
+        default="", description="what makes repeats the same incident: hash of type, site, device, location")
+    count: int = Field(default=1, ge=1, description="signals grouped into this alert")
+    last_seen: EpochSeconds | None = Field(default=None, description="when the latest grouped signal arrived")
+    assignee: Annotated[str, Field(max_length=128)] | None = None
+    silenced_by: Identifier | None = Field(default=None, description="the silence that muted this alert")
+    escalation: int = Field(default=0, ge=0, le=10, description="tiers escalated while nobody acknowledged")
     v: Literal[1] = SCHEMA_VERSION
 
 
@@ -120,11 +128,62 @@ class AlertUpdate(Message):
 
     id: Identifier
     alert_id: Identifier
-    action: Literal["opened", "updated", "acknowledged", "assigned", "resolved", "false_alarm", "escalated"]
+    action: Literal["opened", "updated", "grouped", "acknowledged", "assigned", "resolved", "false_alarm",
+                    "escalated", "reminded", "silenced", "unsilenced"]
     status: AlertStatus
     at: EpochSeconds
     by: Annotated[str, Field(min_length=1, max_length=128)]
     note: Annotated[str, Field(max_length=2000)] = ""
+    v: Literal[1] = SCHEMA_VERSION
+
+
+class AlertAction(Message):
+    """An operator's (or the manager's own timer's) request to change an alert; keyed by fingerprint.
+
+    `id` is chosen by the sender (the API uses a random UUID): a redelivered action is applied once.
+    """
+
+    id: Identifier
+    alert_id: Identifier
+    fingerprint: Annotated[str, Field(min_length=1, max_length=64)]
+    action: Literal["acknowledge", "assign", "resolve", "false_alarm", "tick"]
+    by: Annotated[str, Field(min_length=1, max_length=128)]
+    at: EpochSeconds
+    note: Annotated[str, Field(max_length=2000)] = ""
+    assignee: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    v: Literal[1] = SCHEMA_VERSION
+
+
+class Silence(Message):
+    """Mute new alerts that match every given matcher (shell-style patterns) between `starts_at` and `ends_at`."""
+
+    id: Identifier
+    matchers: dict[Literal["type", "site", "location", "device"],
+                   Annotated[str, Field(min_length=1, max_length=256)]] = Field(min_length=1)
+    starts_at: EpochSeconds
+    ends_at: EpochSeconds
+    created_by: Annotated[str, Field(min_length=1, max_length=128)]
+    comment: Annotated[str, Field(max_length=1000)] = ""
+    deleted: bool = Field(default=False, description="a tombstone: the silence was removed before it ended")
+    v: Literal[1] = SCHEMA_VERSION
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> "Silence":
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class AuditRecord(Message):
+    """One action taken through the control-room API."""
+
+    id: Identifier
+    user: Annotated[str, Field(min_length=1, max_length=128)]
+    role: Literal["operator", "admin"]
+    action: Annotated[str, Field(min_length=1, max_length=64)]
+    target: Annotated[str, Field(max_length=256)] = ""
+    at: EpochSeconds
+    detail: dict[str, Any] = Field(default_factory=dict)
     v: Literal[1] = SCHEMA_VERSION
 
 
@@ -163,7 +222,7 @@ class DeadLetter(Message):
     """A message the pipeline could not use, kept whole with the reason."""
 
     reason: Literal["bad_json", "schema_violation", "bad_headers", "undecodable_image", "unknown_device",
-                    "too_large", "bad_timestamp"]
+                    "too_large", "bad_timestamp", "delivery_failed"]
     error: Annotated[str, Field(max_length=4000)]
     source_topic: Annotated[str, Field(min_length=1, max_length=249)]
     partition: int = Field(ge=0)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import orjson
 
 from pipeline import sensors
-from pipeline.alerts.record import update_for
+from pipeline.alerts.manager import fingerprint
 from pipeline.alerts.store import encode as encode_alert
 from pipeline.config import Site
 from pipeline.deadletters import BadMessage, dead_letter
@@ -48,12 +48,10 @@ class Runtime:
 
     # ---------------------------------------------------------------- publishing
     async def publish_alert(self, alert: Alert) -> None:
-        action = "opened" if alert.status == AlertStatus.open else alert.status.value
-        await self.send("alerts", alert.id.encode(), encode_alert(alert))
-        update = update_for(alert, action)
-        await self.send("alert_updates", alert.id.encode(), orjson.dumps(update.model_dump(mode="json")))
-        self.stats.counts[f"alerts_{action}"] += 1
-        log.info("alert %s %s %s %s", action, alert.type, alert.device, alert.id)
+        """Hand a detector's alert to the alert manager (keyed by fingerprint: one owner per incident)."""
+        await self.send("alert_signals", fingerprint(alert).encode(), encode_alert(alert))
+        self.stats.counts["alert_signals"] += 1
+        log.info("alert signal %s %s %s %s", alert.status.value, alert.type, alert.device, alert.id)
 
     async def publish(self, outputs: Iterable[VisionEvent | Alert | BroadcastCommand]) -> None:
         for item in outputs:

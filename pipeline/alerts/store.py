@@ -10,11 +10,12 @@ import orjson
 import redis
 import redis.asyncio as aioredis
 
-from pipeline.messages import Alert
+from pipeline.messages import Alert, AlertUpdate
 
 PREFIX = "sca:"
 BY_TIME = PREFIX + "alerts:by_time"
 ACTIVE = PREFIX + "alerts:active"
+CHANGES = PREFIX + "alerts:changes"  # pub/sub channel: every stored change, for the API's event stream
 
 UPSERT_LUA = """
 local current = redis.call('GET', KEYS[1])
@@ -31,6 +32,7 @@ if incoming.status == 'resolved' or incoming.status == 'false_alarm' then
 else
   redis.call('SADD', KEYS[3], incoming.id)
 end
+redis.call('PUBLISH', KEYS[4], ARGV[1])
 if current then return 2 end
 return 1
 """
@@ -40,6 +42,14 @@ UPSERT_RESULT = {0: "unchanged", 1: "created", 2: "updated"}
 
 def alert_key(alert_id: str) -> str:
     return f"{PREFIX}alert:{alert_id}"
+
+
+def history_key(alert_id: str) -> str:
+    return f"{PREFIX}alert:{alert_id}:history"
+
+
+def upsert_keys(alert_id: str) -> list[str]:
+    return [alert_key(alert_id), BY_TIME, ACTIVE, CHANGES]
 
 
 def encode(alert: Alert) -> bytes:
@@ -54,8 +64,12 @@ class AsyncAlertStore:
         self._upsert = self.client.register_script(UPSERT_LUA)
 
     async def upsert(self, alert: Alert) -> str:
-        code = await self._upsert(keys=[alert_key(alert.id), BY_TIME, ACTIVE], args=[encode(alert)])
+        code = await self._upsert(keys=upsert_keys(alert.id), args=[encode(alert)])
         return UPSERT_RESULT[int(code)]
+
+    async def add_history(self, update: AlertUpdate) -> bool:
+        """Keep one lifecycle event; the same event twice is stored once (same member, same score)."""
+        return bool(await self.client.zadd(history_key(update.alert_id), {update.model_dump_json(): update.at}))
 
     async def is_active(self, alert_id: str) -> bool:
         return bool(await self.client.sismember(ACTIVE, alert_id))
@@ -81,3 +95,6 @@ class AlertReader:
 
     def active_ids(self) -> set[str]:
         return {i.decode() for i in self.client.smembers(ACTIVE)}
+
+    def history(self, alert_id: str) -> list[AlertUpdate]:
+        return [AlertUpdate.model_validate_json(r) for r in self.client.zrange(history_key(alert_id), 0, -1)]

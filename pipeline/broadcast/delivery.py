@@ -44,10 +44,13 @@ def _retryable(status: int) -> bool:
     return status >= 500 or status in (408, 429)
 
 
-def deliver(endpoint: str, wav_bytes: bytes, headers: dict[str, str], attempts: int = 5, backoff_s: float = 1.0,
+def deliver(endpoint: str, body: bytes, headers: dict[str, str], attempts: int = 5, backoff_s: float = 1.0,
             sleep: Callable[[float], None] = time.sleep, timeout_s: float = 5.0, max_backoff_s: float = 30.0,
             client: httpx.Client | None = None) -> DeliveryResult:
-    """POST `wav_bytes` to `endpoint`; at most `attempts` tries, sleeping backoff_s, 2*backoff_s, ... between."""
+    """POST `body` to `endpoint`; at most `attempts` tries, sleeping backoff_s, 2*backoff_s, ... between.
+
+    Also the webhook dispatcher's transport: its headers replace the audio Content-Type.
+    """
     headers = {"Content-Type": "audio/wav", **headers}
     own = client is None
     client = client or httpx.Client(timeout=timeout_s, trust_env=False)  # speakers are on the LAN: no proxy
@@ -55,7 +58,7 @@ def deliver(endpoint: str, wav_bytes: bytes, headers: dict[str, str], attempts: 
     try:
         for attempt in range(1, max(1, attempts) + 1):
             try:
-                response = client.post(endpoint, content=wav_bytes, headers=headers)
+                response = client.post(endpoint, content=body, headers=headers)
                 status = response.status_code
                 if 200 <= status < 300:
                     return DeliveryResult(True, attempt, "", status)

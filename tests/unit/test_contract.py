@@ -7,7 +7,7 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline.contracts import ASYNCAPI, generated_schema, load_topics
-from pipeline.messages import (Alert, AlertUpdate, BroadcastAck, BroadcastCommand, DeadLetter, FrameHeaders,
+from pipeline.messages import (Alert, AlertAction, AlertUpdate, AuditRecord, Silence, BroadcastAck, BroadcastCommand, DeadLetter, FrameHeaders,
                                SensorReading, VisionEvent)
 
 SAMPLES = {
@@ -18,6 +18,13 @@ SAMPLES = {
     "alerts": Alert(id="a-1", type="sensor_alarm", severity="high", site="s", device="smoke-1",
                     started_at=1.8e9, updated_at=1.8e9,
                     evidence=[{"kind": "image", "uri": "evidence/a.jpg", "content_type": "image/jpeg"}]),
+    "alert_signals": Alert(id="a-1", type="sensor_alarm", severity="high", site="s", device="smoke-1",
+                           started_at=1.8e9, updated_at=1.8e9),
+    "alert_actions": AlertAction(id="act-1", alert_id="a-1", fingerprint="f" * 20, action="assign", by="guard",
+                                 at=1.8e9, assignee="grid-li", note="on my way"),
+    "silences": Silence(id="s-1", matchers={"type": "smoke_*"}, starts_at=1.8e9, ends_at=1.8e9 + 3600,
+                        created_by="admin"),
+    "audit": AuditRecord(id="au-1", user="admin", role="admin", action="silence.create", target="s-1", at=1.8e9),
     "alert_updates": AlertUpdate(id="u-1", alert_id="a-1", action="opened", status="open", at=1.8e9, by="system"),
     "broadcast_commands": BroadcastCommand(id="b-1", speaker="spk-1", priority="fire_lane", text_zh="请驶离",
                                            issued_at=1.8e9),
@@ -35,11 +42,19 @@ def test_every_required_topic_is_in_the_contract():
 
 def test_alerts_topic_is_compacted_and_others_retain_by_time():
     topics = load_topics()
-    assert topics["alerts"].config["cleanup.policy"] == "compact"
+    compacted = {"alerts", "silences"}
+    for channel in compacted:
+        assert topics[channel].config["cleanup.policy"] == "compact"
     for channel, spec in topics.items():
         assert spec.partitions >= 1 and spec.key
-        if channel != "alerts":
+        if channel not in compacted:
             assert "retention.ms" in spec.config, channel
+
+
+def test_manager_topics_are_co_partitioned():
+    """Signals and actions of one fingerprint must land on the same worker as the manager's table."""
+    topics = load_topics()
+    assert topics["alert_signals"].partitions == topics["alert_actions"].partitions
 
 
 def test_schema_files_match_the_python_types():

@@ -42,9 +42,9 @@ def test_redelivered_alarm_reading_gives_one_alert(site):
         await runtime.on_reading(message(value, 1), value, beats, rules, episodes)
 
     asyncio.run(scenario())
-    alerts = send.on("alerts")
+    alerts = send.on("alert_signals")
     assert len(alerts) == 1 and alerts[0]["type"] == "smoke_alarm" and alerts[0]["status"] == "open"
-    assert [u["action"] for u in send.on("alert_updates")] == ["opened"]
+    assert send.on("alert_updates") == []  # lifecycle events are the manager's
     assert len(send.on("fire_partials")) == 1  # handed to the fire confirmation stage once
     assert "smoke-t1" in beats and rules["smoke-t1"]["last_ts"] == 1.8e9
 
@@ -60,7 +60,7 @@ def test_generic_sensor_flag_uses_the_plain_alarm_detector(site):
             await runtime.on_reading(message(value), value, beats, rules, episodes)
 
     asyncio.run(scenario())
-    assert [(a["type"], a["status"]) for a in send.on("alerts")] == [("sensor_alarm", "open"),
+    assert [(a["type"], a["status"]) for a in send.on("alert_signals")] == [("sensor_alarm", "open"),
                                                                      ("sensor_alarm", "resolved")]
 
 
@@ -78,11 +78,11 @@ def test_smoke_and_heat_in_one_kitchen_confirm_a_fire_and_evacuate(site):
             await runtime.on_partial_alarm(value, fires, now=1.8e9 + 30)
 
     asyncio.run(scenario())
-    types = [a["type"] for a in send.on("alerts")]
+    types = [a["type"] for a in send.on("alert_signals")]
     assert "smoke_alarm" in types and "heat_alarm" in types
-    fire = [a for a in send.on("alerts") if a["type"] == "fire_confirmed"]
+    fire = [a for a in send.on("alert_signals") if a["type"] == "fire_confirmed"]
     assert len(fire) == 1 and fire[0]["severity"] == "critical"
-    inhibited = [a for a in send.on("alerts") if a.get("details", {}).get("inhibited_by") == fire[0]["id"]]
+    inhibited = [a for a in send.on("alert_signals") if a.get("details", {}).get("inhibited_by") == fire[0]["id"]]
     assert {a["type"] for a in inhibited} == {"smoke_alarm", "heat_alarm"}
     (command,) = send.on("broadcast_commands")
     assert command["speaker"] == "spk-1" and command["priority"] == "evacuation"
@@ -101,7 +101,7 @@ def test_bad_message_goes_to_dead_letters_and_next_one_is_processed(site):
     asyncio.run(scenario())
     (letter,) = send.on("dead_letters")
     assert letter["reason"] == "schema_violation" and letter["offset"] == 5 and "ts" in letter["error"]
-    assert [a["device"] for a in send.on("alerts")] == ["smoke-t2"]
+    assert [a["device"] for a in send.on("alert_signals")] == ["smoke-t2"]
     assert runtime.stats.counts["dead_letters"] == 1 and runtime.stats.counts["readings"] == 1
 
 
@@ -115,6 +115,6 @@ def test_silent_camera_raises_once_and_resolves_when_frames_return(site, data_di
         await runtime.heartbeat(beats, "camera", "cam-t1", now=1.8e9 + 1012)
 
     asyncio.run(scenario())
-    opened, resolved = send.on("alerts")
+    opened, resolved = send.on("alert_signals")
     assert opened["id"] == resolved["id"] and opened["status"] == "open" and resolved["status"] == "resolved"
     assert beats["cam-t1"] == 1.8e9 + 1012

@@ -1,0 +1,116 @@
+"""The alert manager's decisions: grouping, lifecycle, silences, escalation, idempotence."""
+from __future__ import annotations
+
+import pytest
+
+from pipeline.alerts.manager import AlertingConfig, check_action, due_at, fingerprint, on_action, on_signal
+from pipeline.messages import Alert, AlertAction, AlertStatus, Silence
+
+T0 = 1_760_000_000.0
+CFG = AlertingConfig(escalate_after_s=60, remind_after_s=120, tiers=("room", "duty", "manager"))
+
+
+def signal(sid: str = "smoke-a", at: float = T0, status: str = "open", severity: str = "high", **kw) -> Alert:
+    base = dict(id=sid, type="sensor_alarm", severity=severity, site="s1", device="smoke-1", location="B1 3F",
+                status=status, started_at=at, updated_at=at, title="smoke")
+    return Alert(**(base | kw))
+
+
+def action(kind: str, alert: Alert, at: float, aid: str | None = None, **kw) -> AlertAction:
+    return AlertAction(id=aid or f"act-{kind}-{at}", alert_id=alert.id, fingerprint=alert.fingerprint, action=kind,
+                       by="guard-wang", at=at, **kw)
+
+
+def test_repeats_of_an_active_alert_group_into_it() -> None:
+    first = on_signal(None, signal("ep-1"))
+    second = on_signal(first.state, signal("ep-2", at=T0 + 30))
+    alert = second.alerts[0]
+    assert alert.id == "ep-1" and alert.count == 2
+    assert (alert.started_at, alert.last_seen) == (T0, T0 + 30)
+    assert [u.action for u in second.updates] == ["grouped"]
+
+
+def test_after_resolution_the_next_signal_opens_a_new_alert() -> None:
+    first = on_signal(None, signal("ep-1"))
+    alert = first.alerts[0]
+    done = on_action(first.state, action("resolve", alert, T0 + 10, note="checked, burnt toast"), CFG)
+    assert done.alerts[0].status == "resolved" and done.updates[0].by == "guard-wang"
+    again = on_signal(done.state, signal("ep-2", at=T0 + 100))
+    assert again.alerts[0].id == "ep-2" and again.alerts[0].count == 1
+    assert [u.action for u in again.updates] == ["opened"]
+
+
+def test_redelivered_signal_and_action_change_nothing() -> None:
+    first = on_signal(None, signal("ep-1"))
+    assert not on_signal(first.state, signal("ep-1")).changed
+    ack = action("acknowledge", first.alerts[0], T0 + 5, aid="same-id")
+    acked = on_action(first.state, ack, CFG)
+    assert acked.changed and not on_action(acked.state, ack, CFG).changed
+
+
+def test_lifecycle_records_who_when_and_note_and_refuses_bad_transitions() -> None:
+    state = on_signal(None, signal("ep-1")).state
+    alert = Alert.model_validate(state["alert"])
+    steps = [("acknowledge", {}), ("assign", {"assignee": "grid-li"}), ("false_alarm", {"note": "cooking"})]
+    for i, (kind, extra) in enumerate(steps):
+        decision = on_action(state, action(kind, alert, T0 + i + 1, **extra), CFG)
+        state, alert = decision.state, decision.alerts[0]
+        assert decision.updates[0].at == T0 + i + 1 and decision.updates[0].by == "guard-wang"
+    assert alert.status == "false_alarm" and alert.assignee == "grid-li" and alert.ended_at == T0 + 3
+    assert "grid-li" in on_action(on_signal(None, signal("x")).state,
+                                  action("assign", alert.model_copy(update={"id": "x"}), T0, assignee="grid-li"),
+                                  CFG).updates[0].note
+    refused = on_action(state, action("acknowledge", alert, T0 + 9), CFG)
+    assert refused.rejected == "cannot acknowledge an alert that is false_alarm" and not refused.changed
+    assert check_action(alert.model_copy(update={"status": AlertStatus.open}), "assign") == "assign needs an assignee"
+
+
+def test_detector_clearing_every_grouped_episode_resolves_as_system() -> None:
+    state = on_signal(None, signal("ep-1")).state
+    state = on_signal(state, signal("ep-2", at=T0 + 5)).state
+    partly = on_signal(state, signal("ep-1", at=T0 + 8, status="resolved", ended_at=T0 + 8))
+    assert partly.alerts[0].status == "open"
+    cleared = on_signal(partly.state, signal("ep-2", at=T0 + 9, status="resolved", ended_at=T0 + 9))
+    assert cleared.alerts[0].status == "resolved" and cleared.updates[0].by == "system"
+
+
+def test_escalation_raises_severity_per_tier_until_acknowledged() -> None:
+    state = on_signal(None, signal("ep-1", severity="medium")).state
+    assert due_at(state, CFG) == T0 + 60
+    alert = Alert.model_validate(state["alert"])
+    early = on_action(state, action("tick", alert, T0 + 59), CFG)
+    assert not early.changed
+    first = on_action(state, action("tick", alert, T0 + 61), CFG)
+    assert first.alerts[0].severity == "high" and first.alerts[0].escalation == 1
+    assert "duty" in first.updates[0].note
+    second = on_action(first.state, action("tick", alert, T0 + 121), CFG)
+    assert second.alerts[0].severity == "critical" and "manager" in second.updates[0].note
+    assert due_at(second.state, CFG) is None  # no tier left
+    acked = on_action(first.state, action("acknowledge", alert, T0 + 70), CFG)
+    assert due_at(acked.state, CFG) == T0 + 70 + 120  # now a reminder, not an escalation
+    reminder = on_action(acked.state, action("tick", alert, T0 + 191), CFG)
+    assert [u.action for u in reminder.updates] == ["reminded"]
+
+
+def test_silence_mutes_new_alerts_and_its_end_unsilences() -> None:
+    silence = Silence(id="maint-1", matchers={"type": "sensor_*", "location": "B1*"}, starts_at=T0 - 10,
+                      ends_at=T0 + 30, created_by="admin-zhao", comment="detector maintenance")
+    muted = on_signal(None, signal("ep-1"), [silence])
+    assert muted.alerts[0].silenced_by == "maint-1"
+    assert [u.action for u in muted.updates] == ["opened", "silenced"]
+    assert due_at(muted.state, CFG) == T0 + 30  # no escalation while silenced
+    alert = muted.alerts[0]
+    back = on_action(muted.state, action("tick", alert, T0 + 31), CFG)
+    assert back.alerts[0].silenced_by is None and back.updates[0].action == "unsilenced"
+    assert due_at(back.state, CFG) == T0 + 30 + 60
+    other_place = signal("ep-9", location="B2 1F")
+    assert on_signal(None, other_place, [silence]).alerts[0].silenced_by is None
+    expired = on_signal(None, signal("ep-8", at=T0 + 30), [silence])
+    assert expired.alerts[0].silenced_by is None
+
+
+@pytest.mark.parametrize("field,value", [("type", "heat_alarm"), ("site", "s2"), ("device", "smoke-2"),
+                                         ("location", "B1 4F")])
+def test_fingerprint_tells_incidents_apart(field: str, value: str) -> None:
+    assert fingerprint(signal()) != fingerprint(signal(**{field: value}))
+    assert fingerprint(signal("a")) == fingerprint(signal("b", at=T0 + 99))

@@ -1,0 +1,151 @@
+"""Gated nearest-neighbour tracking of small blobs with a constant-acceleration predictor.
+
+A frame holds a handful of blobs, so a greedy assignment on a small numpy distance matrix is enough; what
+matters is the predictor: a falling object accelerates (tens of px/frame near the ground), so the gate is
+centred on the constant-acceleration prediction and grows with speed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    max_miss: int = 3
+    """Frames a track may go unseen (a blob lost against a matching background) before it ends."""
+    gate_px: float = 8.0
+    """Base gate radius (full-res px) around the prediction: blob-centroid jitter plus prediction error."""
+    gate_speed: float = 0.35
+    """Extra gate per px of predicted motion since the last sighting: faster means less certain."""
+    first_jump: float = 0.06
+    """Largest move between the first two sightings, as a share of the image height per 1/30 s."""
+    max_tracks: int = 96
+    """Open tracks kept; in a noise storm the youngest short ones are dropped first."""
+    max_points: int = 400
+    """Points kept per track (~13 s at 30 fps): longer is not a fall from any building we watch."""
+
+
+@dataclass
+class Track:
+    id: int
+    ts: list[float] = field(default_factory=list)
+    xs: list[float] = field(default_factory=list)
+    ys: list[float] = field(default_factory=list)
+    areas: list[float] = field(default_factory=list)
+    misses: int = 0
+
+    def add(self, t: float, x: float, y: float, area: float) -> None:
+        self.ts.append(t)
+        self.xs.append(x)
+        self.ys.append(y)
+        self.areas.append(area)
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def predict(self, t: float) -> tuple[float, float, float]:
+        """(x, y, expected motion in px) at time t from the last three points (constant acceleration)."""
+        x, y, t1 = self.xs[-1], self.ys[-1], self.ts[-1]
+        dt = t - t1
+        if len(self) < 2:
+            return x, y, 0.0
+        t0 = self.ts[-2]
+        vx, vy = (x - self.xs[-2]) / (t1 - t0), (y - self.ys[-2]) / (t1 - t0)
+        ax = ay = 0.0
+        if len(self) >= 3:
+            tm = self.ts[-3]
+            vx0, vy0 = (self.xs[-2] - self.xs[-3]) / (t0 - tm), (self.ys[-2] - self.ys[-3]) / (t0 - tm)
+            span = (t1 - tm) / 2
+            ax, ay = (vx - vx0) / span, (vy - vy0) / span
+        # vx, vy are mid-interval velocities: carry them to t1 with the acceleration, then extrapolate
+        half = (t1 - t0) / 2
+        px = x + (vx + ax * half) * dt + 0.5 * ax * dt * dt
+        py = y + (vy + ay * half) * dt + 0.5 * ay * dt * dt
+        return px, py, float(np.hypot(px - x, py - y))
+
+
+class Tracker:
+    """Feeds blobs frame by frame; `update` returns the tracks that ended in this frame."""
+
+    def __init__(self, image_height: int, fps: float, config: TrackerConfig | None = None) -> None:
+        self.cfg = config or TrackerConfig()
+        self.first_gate_per_s = self.cfg.first_jump * image_height * 30.0
+        self.fps = fps
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, t: float, centres: np.ndarray, areas: np.ndarray) -> list[Track]:
+        free = self._assign(t, centres, areas)
+        for i in np.flatnonzero(free):
+            track = Track(self._next_id)
+            self._next_id += 1
+            track.add(t, float(centres[i, 0]), float(centres[i, 1]), float(areas[i]))
+            self.tracks.append(track)
+        ended = [tr for tr in self.tracks if tr.misses > self.cfg.max_miss or len(tr) >= self.cfg.max_points]
+        if ended:
+            self.tracks = [tr for tr in self.tracks if tr.misses <= self.cfg.max_miss and len(tr) < self.cfg.max_points]
+        if len(self.tracks) > self.cfg.max_tracks:
+            self.tracks.sort(key=len, reverse=True)
+            del self.tracks[self.cfg.max_tracks:]
+        return ended
+
+    def finish(self) -> list[Track]:
+        """End of stream: every open track ends."""
+        ended, self.tracks = self.tracks, []
+        return ended
+
+    def _assign(self, t: float, centres: np.ndarray, areas: np.ndarray) -> np.ndarray:
+        """Greedy nearest-first assignment inside each track's gate; returns the unassigned-blob mask."""
+        free = np.ones(len(centres), bool)
+        if not self.tracks:
+            return free
+        if len(centres) == 0:
+            for tr in self.tracks:
+                tr.misses += 1
+            return free
+        preds, gates = self._predict_all(t)
+        dist = np.hypot(preds[:, 0:1] - centres[None, :, 0], preds[:, 1:2] - centres[None, :, 1])
+        dist[dist > gates[:, None]] = np.inf
+        taken = np.zeros(len(self.tracks), bool)
+        if np.isfinite(dist).any():
+            order = np.argsort(dist, axis=None)
+            for flat in order:
+                ti, ci = divmod(int(flat), len(centres))
+                if not np.isfinite(dist[ti, ci]):
+                    break
+                if taken[ti] or not free[ci]:
+                    continue
+                taken[ti], free[ci] = True, False
+                self.tracks[ti].add(t, float(centres[ci, 0]), float(centres[ci, 1]), float(areas[ci]))
+        for ti in np.flatnonzero(~taken):
+            self.tracks[ti].misses += 1
+        return free
+
+    def _predict_all(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Track.predict for every track at once ((N,2) positions, (N,) gate radii): the hot loop of tracking."""
+        hist = np.array([_last3(tr) for tr in self.tracks])  # (N, 3 points oldest first, t/x/y), padded
+        n_pts = np.array([len(tr) for tr in self.tracks])
+        misses = np.array([tr.misses for tr in self.tracks])
+        (tm, t0, t1), p_m, p_0, p_1 = hist[:, :, 0].T, hist[:, 0, 1:], hist[:, 1, 1:], hist[:, 2, 1:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v1 = (p_1 - p_0) / (t1 - t0)[:, None]
+            v0 = (p_0 - p_m) / (t0 - tm)[:, None]
+            acc = (v1 - v0) / ((t1 - tm) / 2)[:, None]
+        v1[n_pts < 2] = 0.0
+        acc[n_pts < 3] = 0.0
+        half, dt = ((t1 - t0) / 2)[:, None], (t - t1)[:, None]
+        half[n_pts < 2] = 0.0
+        preds = p_1 + (v1 + acc * half) * dt + 0.5 * acc * dt * dt
+        motion = np.hypot(*(preds - p_1).T)
+        gates = np.where(n_pts == 1, self.cfg.gate_px + self.first_gate_per_s * dt[:, 0],
+                         self.cfg.gate_px * (1 + misses) + self.cfg.gate_speed * motion)
+        return preds, gates
+
+
+def _last3(track: Track) -> list[list[float]]:
+    """The last three (t, x, y), oldest first; a short track repeats its oldest point (masked by the caller)."""
+    k = len(track)
+    return [[track.ts[i], track.xs[i], track.ys[i]] for i in (max(k - 3, 0), max(k - 2, 0), k - 1)]

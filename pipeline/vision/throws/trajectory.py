@@ -1,0 +1,231 @@
+"""Is a track a fall? Fit gravity with drag in facade metres; find the release point.
+
+Model: height with linear drag, dv/dt = -g - c v, so with tau = t - t_first
+    Y(tau) = Y0 + v0 E + (g / c) (E - tau),   E = (1 - exp(-c tau)) / c      (c -> 0: Y0 + v0 tau - g tau^2 / 2)
+For a fixed c this is linear in (Y0, v0, g); c is searched on a small grid, so the fit is a handful of 3-column
+least squares. Linear drag is a simplification of the quadratic drag of real objects; over the 1-4 s we see a
+fall it bends the curve the same way (acceleration fading with speed), which is what separates a box (g near
+9.8, little drag) from a leaf or a bag (terminal speed of a few m/s: c beyond the grid, no good fit).
+
+Release point (documented choice): the fitted curve is followed back from the first sighting to where the
+vertical speed is zero - the release of a dropped object or the top of an upward throw - but never more than
+`max_backtrack_s` (objects thrown downward never reach v = 0 backwards; long extrapolation is guesswork). An
+object already rising at its first sighting was thrown upward: the window is at or below that sighting, so
+the first sighting is taken. A release up to `roof_margin_floors` above the roof line counts as the top floor
+(things thrown from the roof or a parapet), one up to `side_margin_columns` beside the facade as the edge
+column.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.vision.throws.calibration import Facade
+
+G = 9.81
+
+
+@dataclass(frozen=True)
+class TrajectoryConfig:
+    min_points: int = 8
+    """Sightings needed: fewer cannot tell acceleration from centroid noise."""
+    min_duration_s: float = 0.25
+    """Time span needed: a 1-floor fall of a dropped object takes ~0.8 s; rain streaks live a few frames."""
+    min_drop_m: float = 2.0
+    """Fitted height lost over the track: birds flutter, leaves drift, a stationary blob loses nothing."""
+    accel_range: tuple[float, float] = (3.5, 13.0)
+    """Mean downward acceleration over the track (fitted speed gained / time), m/s^2. Free fall is 9.81 less
+    drag; the band is wide because a hand-measured calibration easily mis-scales heights by 30-40 %. A
+    constant-speed mover (bird gliding down, lift, a drifting leaf) has ~0; an upward mover is negative."""
+    g_max: float = 25.0
+    """Largest fitted g of the drag curve: with drag, g and the drag rate trade off on a short track, so g alone
+    is only a sanity bound (and feeds the confidence)."""
+    drag_grid: tuple[float, ...] = (0.0, 0.15, 0.3, 0.5, 0.75, 1.0, 1.3)
+    """Drag rates tried (1/s); 0 (the plain parabola) must be among them. The largest, 1.3, is a terminal speed of ~7.5 m/s: lighter things are not hazards
+    this detector is for, and a wider grid lets a constant-speed mover pass as 'at terminal speed'."""
+    drag_gain: float = 0.15
+    """Share by which a drag curve must beat the parabola's residual to be preferred (see fit_fall)."""
+    max_rmse_m: float = 0.25
+    max_rmse_rel: float = 0.03
+    """Height residual allowed: max_rmse_m + max_rmse_rel x drop (centroids of blurred blobs wobble)."""
+    max_rise_m: float = 0.35
+    """After the top of the curve a fall never climbs: a step up larger than this (noise included) is a bird."""
+    max_rise_steps: float = 0.1
+    """...and at most this share of steps may go up at all by more than half of it."""
+    max_vx_mps: float = 4.0
+    """Horizontal speed along the facade: things thrown or dropped drift slowly sideways; birds fly."""
+    max_horizontal_ratio: float = 0.6
+    """Sideways displacement / drop: a fall is mostly vertical."""
+    max_rmse_x_m: float = 0.35
+    """Sideways wobble allowed around a straight drift (erratic flight fails)."""
+    max_backtrack_s: float = 0.3
+    """Longest back-extrapolation from the first sighting to the release (see module doc)."""
+    roof_margin_floors: float = 1.5
+    side_margin_columns: float = 0.5
+
+
+@dataclass(frozen=True)
+class Fit:
+    g: float
+    drag: float
+    y0: float
+    v0: float
+    rmse_y_m: float
+    vx: float
+    x0: float
+    rmse_x_m: float
+    t_first: float
+
+    def height(self, tau: np.ndarray | float) -> np.ndarray:
+        return self.y0 + self.v0 * _e(self.drag, tau) + self.g * _k(self.drag, tau)
+
+    def speed(self, tau: np.ndarray | float) -> np.ndarray:
+        """Vertical velocity (m/s, up positive)."""
+        tau = np.asarray(tau, np.float64)
+        if self.drag == 0:
+            return self.v0 - self.g * tau
+        vt = self.g / self.drag
+        return (self.v0 + vt) * np.exp(-self.drag * tau) - vt
+
+    def apex_tau(self) -> float:
+        """tau where the vertical speed is zero (may be negative: before the first sighting; -inf: never)."""
+        if self.g <= 0:
+            return -math.inf
+        if self.drag == 0:
+            return self.v0 / self.g
+        ratio = 1 + self.v0 * self.drag / self.g
+        return math.log(ratio) / self.drag if ratio > 0 else -math.inf
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fall: bool
+    reason: str
+    fit: Fit | None = None
+    drop_m: float = 0.0
+    release_tau: float = 0.0
+    release_m: tuple[float, float] = (0.0, 0.0)
+    window: tuple[int, int] | None = None
+    confidence: float = 0.0
+    rmse_px: float = 0.0
+    details: dict = field(default_factory=dict)
+
+
+def _e(c: float, tau):
+    tau = np.asarray(tau, np.float64)
+    return tau if c == 0 else (1 - np.exp(-c * tau)) / c
+
+
+def _k(c: float, tau):
+    """Coefficient of g in Y(tau)."""
+    tau = np.asarray(tau, np.float64)
+    return -0.5 * tau * tau if c == 0 else (_e(c, tau) - tau) / c
+
+
+def fit_fall(ts: np.ndarray, pts_m: np.ndarray, drag_grid: tuple[float, ...], drag_gain: float = 0.15) -> Fit:
+    """Least squares for height (drag on a grid) and a straight sideways drift.
+
+    Drag must earn its place: over a short track a curve with drag and a larger g fits about as well as the
+    plain parabola, so a drag rate is only taken when it cuts the residual by `drag_gain` (15 %).
+    """
+    tau = ts - ts[0]
+    y, x = pts_m[:, 1], pts_m[:, 0]
+    fits = []
+    for c in drag_grid:
+        a = np.column_stack([np.ones_like(tau), _e(c, tau), _k(c, tau)])
+        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+        fits.append((float(np.sqrt(np.mean((a @ coef - y) ** 2))), c, coef))
+    plain = next((f for f in fits if f[1] == 0.0), None)
+    best = min(fits, key=lambda f: f[0])
+    if plain is not None and best[0] > (1 - drag_gain) * plain[0]:
+        best = plain
+    rmse, c, (y0, v0, g) = best
+    xa = np.column_stack([np.ones_like(tau), tau])
+    (x0, vx), *_ = np.linalg.lstsq(xa, x, rcond=None)
+    rmse_x = float(np.sqrt(np.mean((xa @ np.array([x0, vx]) - x) ** 2)))
+    return Fit(g=float(g), drag=float(c), y0=float(y0), v0=float(v0), rmse_y_m=rmse, vx=float(vx), x0=float(x0),
+               rmse_x_m=rmse_x, t_first=float(ts[0]))
+
+
+def assess(ts: np.ndarray, pts_px: np.ndarray, facade: Facade, cfg: TrajectoryConfig | None = None) -> Verdict:
+    """The verdict on one track: a fall (with origin window and confidence) or the first reason it is not."""
+    cfg = cfg or TrajectoryConfig()
+    ts = np.asarray(ts, np.float64)
+    if len(ts) < cfg.min_points:
+        return Verdict(False, f"{len(ts)} points < {cfg.min_points}")
+    span = float(ts[-1] - ts[0])
+    if span < cfg.min_duration_s:
+        return Verdict(False, f"lasted {span:.2f} s < {cfg.min_duration_s}")
+    pts_m = facade.image_to_facade(pts_px)
+    if not np.all(np.isfinite(pts_m)):
+        return Verdict(False, "points beyond the facade's horizon")
+    fit = fit_fall(ts, pts_m, cfg.drag_grid, cfg.drag_gain)
+    tau_end = span
+    drop = float(fit.height(0.0) - fit.height(tau_end))
+    mean_accel = float(fit.speed(0.0) - fit.speed(tau_end)) / span
+    details = {"drop_m": round(drop, 2), "mean_accel": round(mean_accel, 2), "g": round(fit.g, 2),
+               "drag": fit.drag, "rmse_y_m": round(fit.rmse_y_m, 3), "vx": round(fit.vx, 2)}
+    checks = [
+        (drop >= cfg.min_drop_m, f"drop {drop:.2f} m < {cfg.min_drop_m}"),
+        (cfg.accel_range[0] <= mean_accel <= cfg.accel_range[1],
+         f"mean acceleration {mean_accel:.1f} m/s2 outside {cfg.accel_range}"),
+        (cfg.accel_range[0] <= fit.g <= cfg.g_max, f"fitted g {fit.g:.1f} outside ({cfg.accel_range[0]}, {cfg.g_max})"),
+        (fit.rmse_y_m <= cfg.max_rmse_m + cfg.max_rmse_rel * drop, f"height residual {fit.rmse_y_m:.2f} m"),
+        (abs(fit.vx) <= cfg.max_vx_mps, f"sideways speed {fit.vx:.1f} m/s"),
+        (abs(fit.vx) * span <= cfg.max_horizontal_ratio * max(drop, 1e-6), "more sideways than down"),
+        (fit.rmse_x_m <= cfg.max_rmse_x_m, f"sideways wobble {fit.rmse_x_m:.2f} m"),
+    ]
+    for ok, reason in checks:
+        if not ok:
+            return Verdict(False, reason, fit=fit, drop_m=drop, details=details)
+    rising = _rises_after_apex(ts, pts_m[:, 1], fit, cfg)
+    if rising:
+        return Verdict(False, rising, fit=fit, drop_m=drop, details=details)
+    return _released(ts, pts_px, pts_m, fit, drop, facade, cfg, details)
+
+
+def _rises_after_apex(ts: np.ndarray, y: np.ndarray, fit: Fit, cfg: TrajectoryConfig) -> str | None:
+    after = (ts - ts[0]) >= max(fit.apex_tau(), 0.0)
+    steps = np.diff(y[after])
+    if steps.size == 0:
+        return None
+    if steps.max() > cfg.max_rise_m:
+        return f"climbs {steps.max():.2f} m in one step after the top"
+    if np.mean(steps > cfg.max_rise_m / 2) > cfg.max_rise_steps:
+        return "climbs too often after the top"
+    return None
+
+
+def _released(ts, pts_px, pts_m, fit: Fit, drop: float, facade: Facade, cfg: TrajectoryConfig,
+              details: dict) -> Verdict:
+    tau_r = float(np.clip(fit.apex_tau(), -cfg.max_backtrack_s, 0.0))
+    rx, ry = fit.x0 + fit.vx * tau_r, float(fit.height(tau_r))
+    window = origin_window(facade, rx, ry, cfg)
+    if window is None:
+        return Verdict(False, f"release ({rx:.1f}, {ry:.1f}) m is off the facade", fit=fit, drop_m=drop,
+                       details=details)
+    model = np.column_stack([fit.x0 + fit.vx * (ts - ts[0]), fit.height(ts - ts[0])])
+    rmse_px = float(np.sqrt(np.mean(np.sum((facade.facade_to_image(model) - pts_px) ** 2, axis=1))))
+    conf = confidence(len(ts), fit, drop)
+    return Verdict(True, "fall", fit=fit, drop_m=drop, release_tau=tau_r, release_m=(rx, ry), window=window,
+                   confidence=conf, rmse_px=rmse_px, details=details)
+
+
+def origin_window(facade: Facade, x: float, y: float, cfg: TrajectoryConfig) -> tuple[int, int] | None:
+    """window_of with the roof and side margins folded onto the top floor / edge columns."""
+    mx = cfg.side_margin_columns * facade.column_width_m
+    if not (-mx <= x < facade.width_m + mx and 0 <= y < facade.height_m + cfg.roof_margin_floors * facade.floor_height_m):
+        return None
+    x = min(max(x, 0.0), facade.width_m - 1e-9)
+    y = min(y, facade.height_m - 1e-9)
+    return facade.window_of(x, y)
+
+
+def confidence(n: int, fit: Fit, drop: float) -> float:
+    """0..1: more sightings, a tighter fit and a gravity nearer 9.81 each raise it."""
+    s_len = min(1.0, n / 20.0)
+    s_fit = math.exp(-fit.rmse_y_m / (0.1 + 0.02 * drop))
+    s_g = math.exp(-0.5 * ((fit.g - G) / 4.0) ** 2)
+    return round(s_len * (0.4 + 0.6 * s_fit) * (0.5 + 0.5 * s_g), 3)

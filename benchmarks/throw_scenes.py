@@ -26,7 +26,8 @@ import numpy as np
 G = 9.81
 DEV_SEEDS = range(0, 60)
 HELD_OUT_SEEDS = range(1000, 1060)  # never tuned on: only the benchmark's headline figures use them
-DISTRACTOR_SEED_BASE = 5000
+DEV_DISTRACTOR_SEEDS = range(5000, 5100)       # distractor-only scenes (no throws), for false alarms per hour
+HELD_OUT_DISTRACTOR_SEEDS = range(6000, 6100)
 DISTRACTORS = ("birds", "leaves", "insects", "rain", "laundry", "lights", "clouds", "exposure", "shake", "night")
 _SHUTTER = 0.6  # fraction of the frame interval the shutter is open: sets the motion-blur streak length
 

@@ -48,6 +48,7 @@ bench: setup
 	$(PY) -m benchmarks.bench_readings
 	$(PY) -m benchmarks.bench_sensors
 	$(PY) -m benchmarks.bench_firelane
+	$(PY) -m benchmarks.bench_throws
 
 # Side by side with Ultralytics' own predictor: PyTorch (several GB) goes into its own venv, only when asked.
 ULTRA := .venv-ultra

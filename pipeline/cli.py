@@ -244,6 +244,64 @@ def gateway(site_path: str | None, port: int | None, host: str, mqtt: bool) -> N
         sink.close()
 
 
+# ------------------------------------------------------------------------- control room
+@main.command("control-room")
+@click.option("--site", "site_path", help="site file (default: $SCA_SITE)")
+@click.option("--port", type=int, help="HTTP port (default: $SCA_API_PORT or 8080)")
+@click.option("--host", default="127.0.0.1", show_default=True, help="bind address")
+@friendly
+def control_room(site_path: str | None, port: int | None, host: str) -> None:
+    """The control-room API (alerts, actions, silences, users, audit, live events) and its web page."""
+    import uvicorn
+
+    from pipeline.control.api import create_control_app
+    from pipeline.control.publisher import KafkaPublisher
+    from pipeline.control.users import UserBook
+
+    settings = load_settings()
+    users = UserBook(settings.users_file)
+    if not users.users():
+        click.echo(f"no users yet in {settings.users_file}: create one with `sca users add NAME --role admin`",
+                   err=True)
+    publisher = KafkaPublisher(settings)
+    try:
+        app = create_control_app(_site(site_path), users, publisher, settings.redis_url, settings.evidence_dir)
+        uvicorn.run(app, host=host, port=port or settings.api_port, log_level="info")
+    finally:
+        publisher.close()
+
+
+@main.group()
+def users() -> None:
+    """Control-room users (tokens are shown once and stored only as hashes)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["operator", "admin"]), default="operator", show_default=True)
+@friendly
+def users_add(name: str, role: str) -> None:
+    """Create NAME (or give it a new token) and print the token."""
+    from pipeline.control.users import UserBook
+
+    settings = load_settings()
+    try:
+        token = UserBook(settings.users_file).add(name, role)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    click.echo(f"{name} ({role}) in {settings.users_file}; token (shown once):", err=True)
+    click.echo(token)
+
+
+@users.command("list")
+@friendly
+def users_list() -> None:
+    from pipeline.control.users import UserBook
+
+    for user in UserBook(load_settings().users_file).users():
+        click.echo(f"{user.name}\t{user.role}")
+
+
 # ------------------------------------------------------------------------- ingest
 @main.group()
 def ingest() -> None:

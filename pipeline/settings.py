@@ -36,6 +36,19 @@ class Settings:
     rules_file_override: str = field(default_factory=lambda: _env("SCA_RULES", ""))
     app_id: str = field(default_factory=lambda: _env("SCA_APP_ID", "sca-worker"))
     kafka_heap: str = field(default_factory=lambda: _env("SCA_KAFKA_HEAP", "512m"))
+    api_port: int = field(default_factory=lambda: int(_env("SCA_API_PORT", "8080")))
+    users_override: str = field(default_factory=lambda: _env("SCA_USERS", ""))
+    evidence_override: str = field(default_factory=lambda: _env("SCA_EVIDENCE_DIR", ""))
+
+    @property
+    def users_file(self) -> Path:
+        """Control-room users and token hashes (`sca users add`); default in the run directory, not the repo."""
+        return Path(self.users_override) if self.users_override else self.run_dir / "users.yaml"
+
+    @property
+    def evidence_dir(self) -> Path:
+        """Where vision cores write evidence clips and images; the API serves files from here only."""
+        return Path(self.evidence_override) if self.evidence_override else self.run_dir / "evidence"
 
     @property
     def kafka_bootstrap(self) -> str:

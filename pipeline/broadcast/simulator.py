@@ -2,7 +2,9 @@
 
     POST /speakers/{id}                 body audio/wav; headers X-Command-Id, X-Priority, X-Volume, X-Preempt
     GET  /speakers/{id}/received        [{command_id, priority, volume, preempt, bytes, duration_s, at, file}]
-    POST /control/fail?speaker=ID&count=N   the next N posts to that speaker answer 503
+    POST /webhooks/{id}                 a webhook subscriber: keeps body and headers as received
+    GET  /webhooks/{id}/received        [{body (text), signature, delivery, event, at}]
+    POST /control/fail?speaker=ID&count=N   the next N posts to that speaker (or webhook id) answer 503
     POST /control/reset                 forget everything received and every pending failure
 
 Every WAV is also written under `store_dir/<speaker>/` (when given). `serve_in_thread(port)` runs it
@@ -29,6 +31,7 @@ def create_app(store_dir: str | Path | None = None) -> FastAPI:
     lock = threading.Lock()
     received: dict[str, list[dict]] = {}
     fail: dict[str, int] = {}
+    hooks: dict[str, list[dict]] = {}
     store = Path(store_dir) if store_dir is not None else None
     app.state.received = received
     app.state.fail = fail
@@ -63,6 +66,24 @@ def create_app(store_dir: str | Path | None = None) -> FastAPI:
             items.append(record)
         return {"ok": True, "duration_s": record["duration_s"]}
 
+    @app.post("/webhooks/{hook}")
+    async def webhook(hook: str, request: Request):
+        body = await request.body()
+        with lock:
+            if fail.get(hook, 0) > 0:
+                fail[hook] -= 1
+                return JSONResponse({"error": "simulated failure"}, status_code=503)
+            hooks.setdefault(hook, []).append({
+                "body": body.decode("utf-8", "replace"), "signature": request.headers.get("x-sca-signature", ""),
+                "delivery": request.headers.get("x-sca-delivery", ""), "event": request.headers.get("x-sca-event", ""),
+                "at": time.time()})
+        return {"ok": True}
+
+    @app.get("/webhooks/{hook}/received")
+    def webhook_received(hook: str):
+        with lock:
+            return list(hooks.get(hook, []))
+
     @app.get("/speakers/{speaker}/received")
     def received_by(speaker: str):
         with lock:
@@ -79,6 +100,7 @@ def create_app(store_dir: str | Path | None = None) -> FastAPI:
         with lock:
             received.clear()
             fail.clear()
+            hooks.clear()
         return {"ok": True}
 
     return app

@@ -37,7 +37,8 @@ def infra(tmp_path_factory) -> Settings:
     patch = pytest.MonkeyPatch()
     env = {"SCA_RUN_DIR": str(run_dir), "SCA_KAFKA_PORT": str(free_port()),
            "SCA_KAFKA_CONTROLLER_PORT": str(free_port()), "SCA_REDIS_PORT": str(free_port()), "SCA_MQTT_PORT": str(free_port()),
-           "SCA_SITE": str(TEST_SITE), "SCA_DETECTOR_MODEL": str(DATA.parent / "models" / "yolov8n-coco-int8-320.onnx"), "SCA_APP_ID": f"sca-test-{uuid.uuid4().hex[:8]}"}
+           "SCA_SITE": str(TEST_SITE), "SCA_DETECTOR_MODEL": str(DATA.parent / "models" / "yolov8n-coco-int8-320.onnx"), "SCA_APP_ID": f"sca-test-{uuid.uuid4().hex[:8]}",
+           "SCA_TEST_HOOK_SECRET": HOOK_SECRET, "SCA_USERS": str(run_dir / "users.yaml")}
     for key, value in env.items():
         patch.setenv(key, value)
     settings = load_settings()
@@ -86,6 +87,7 @@ class WorkerProcess:
             self.proc.wait()
 
 
+HOOK_SECRET = "test-hook-secret-0123456789"
 SPEAKER_PORT = 8765  # the test site's speakers point at http://127.0.0.1:8765/speakers/<id>
 
 

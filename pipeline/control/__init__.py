@@ -1,0 +1,1 @@
+"""The control-room HTTP API (FastAPI) and its users."""

@@ -38,13 +38,7 @@ from benchmarks.throw_scenes import (DEV_DISTRACTOR_SEEDS, DEV_SEEDS, HELD_OUT_D
 from pipeline.settings import REPO_ROOT  # noqa: E402
 from pipeline.vision.throws.calibration import Facade  # noqa: E402
 
-try:  # TODO(final): import directly once pipeline/vision/throws/core.py has landed
-    from pipeline.vision.throws.core import ThrowCore  # noqa: E402
-except ImportError as _exc:  # pragma: no cover - only while the core is being written
-    ThrowCore = None  # type: ignore[assignment,misc]
-    _CORE_MISSING = f"pipeline.vision.throws.core is not importable yet ({_exc})"
-else:
-    _CORE_MISSING = ""
+from pipeline.vision.throws.core import ThrowCore  # noqa: E402
 
 cv2.setNumThreads(1)
 CALIBRATION = REPO_ROOT / "tests" / "fixtures" / "facades" / "office1.json"
@@ -59,12 +53,8 @@ TARGETS = {"recall": 0.95, "precision": 0.95, "floor_exact": 0.90, "floor_within
 # ------------------------------------------------------------------------------------------------ detectors
 
 def make_detectors(calibration: dict, fps: float) -> dict:
-    """Fresh detectors for one camera: ours and the baseline (ours is absent only while it is being written)."""
-    out = {}
-    if ThrowCore is not None:
-        out["core"] = ThrowCore(Facade.from_dict(calibration), fps)
-    out["baseline"] = BaselineDetector(calibration, fps)
-    return out
+    """Fresh detectors for one camera: ours and the baseline."""
+    return {"core": ThrowCore(Facade.from_dict(calibration), fps), "baseline": BaselineDetector(calibration, fps)}
 
 
 def run_scene(scene: Scene, detectors: dict) -> tuple[dict[str, list[tuple[float, object]]], dict[str, float]]:
@@ -142,7 +132,7 @@ def _poisson_upper(k: int, conf: float = 0.95) -> float:
 
 
 def accuracy(seeds: list[int], distractor_seeds: list[int], distractor_s: float) -> dict:
-    names = ["core", "baseline"] if ThrowCore is not None else ["baseline"]
+    names = ["core", "baseline"]
     matched: dict[str, list] = {n: [] for n in names}
     spent = dict.fromkeys(names, 0.0)
     frames = 0
@@ -192,7 +182,7 @@ def speed(size: tuple[int, int], n_frames: int, seed: int) -> dict:
                        leave=False))
     jpegs = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 85])[1] for f in frames]
     out: dict = {"frames": len(frames), "jpeg_kb_mean": float(np.mean([len(j) for j in jpegs]) / 1024)}
-    names = ["core", "baseline"] if ThrowCore is not None else ["baseline"]
+    names = ["core", "baseline"]
     for name in names:
         det = make_detectors(scene.calibration, scene.fps)[name]
         start = time.perf_counter()
@@ -306,8 +296,6 @@ def report(acc: dict, spd: dict, clips: dict, command: str, seeds_name: str) -> 
     lines = [f"machine: {machine()}", f"command: {command}",
              "threads: cv2.setNumThreads(1); OMP/OPENBLAS/MKL/NUMEXPR_NUM_THREADS=1 set before numpy/cv2 load", "",
              table(rows)]
-    if not has_core:
-        lines.append(f"\ncore: {_CORE_MISSING}")
     lines.append("\nreal clips (calibration tests/fixtures/facades/office1.json):")
     if "skipped" in clips:
         lines.append(f"  skipped: {clips['skipped']}")
@@ -350,11 +338,21 @@ def main(argv: list[str] | None = None) -> None:
     text = report(acc, spd, clips, command.strip(), args.seeds)
     print(text)
     result = {"machine": machine(), "command": command.strip(), "seeds": args.seeds, "quick": args.quick,
-              "threads": 1, "targets": TARGETS, "accuracy": acc, "speed": spd, "real_clips": clips,
-              "core_missing": _CORE_MISSING or None}
+              "threads": 1, "targets": TARGETS, "accuracy": acc, "speed": spd, "real_clips": clips}
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2, default=_json_default))
+    args.json.write_text(json.dumps(_finite(result), indent=2, default=_json_default, allow_nan=False))
     print(f"\nwrote {args.json}", file=sys.stderr)
+
+
+def _finite(o: object) -> object:
+    """NaN (a rate with nothing to divide by) becomes null: strict JSON readers refuse NaN."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
 
 
 def _json_default(o: object) -> object:

@@ -414,9 +414,11 @@ def analyze() -> None:
 def _register_analyzers() -> None:
     from pipeline.analyze.firelane import fire_lane_command
     from pipeline.analyze.sensors import sensors_command
+    from pipeline.analyze.throws import throws_command
 
     analyze.add_command(sensors_command, "sensors")
     analyze.add_command(fire_lane_command, "fire-lane")
+    analyze.add_command(throws_command, "throws")
 
 
 _register_analyzers()

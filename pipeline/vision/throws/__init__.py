@@ -8,5 +8,7 @@ evidence     frame ring buffer, clip + annotated image per event
 core         ThrowCore: the pieces wired per frame; ThrowEvent, ThrowConfig
 """
 from pipeline.vision.throws.calibration import Facade
+from pipeline.vision.throws.core import ThrowConfig, ThrowCore, ThrowEvent
+from pipeline.vision.throws.evidence import DirectoryEvidence, EvidenceSink
 
-__all__ = ["Facade"]
+__all__ = ["DirectoryEvidence", "EvidenceSink", "Facade", "ThrowConfig", "ThrowCore", "ThrowEvent"]

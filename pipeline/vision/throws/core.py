@@ -77,6 +77,8 @@ class ThrowCore:
         self.fps = float(fps)
         self.cfg = config or ThrowConfig()
         self.evidence = evidence
+        if evidence is not None:
+            evidence.start(facade.camera, self.fps)
         self.foreground = Foreground(facade, facade.image_size, self.cfg.foreground)
         self.tracker = Tracker(facade.image_size[1], self.fps, self.cfg.tracker)
         self._reported: list[_Reported] = []

@@ -37,6 +37,11 @@ class ForegroundConfig:
     """Threshold = activity_k x mean |difference| at that pixel: about 3 sigma of that pixel's own noise."""
     min_diff: int = 14
     """Smallest grey-level change that counts anywhere (8-bit, after downscale averaging)."""
+    busy_level: float = 5.0
+    """Pixels whose mean |difference| exceeds this (grey levels) move all the time - leaves in wind, flapping
+    laundry, flickering glare - and are left out of the mask altogether: a blob there is far more often the
+    tree than a falling object, and those blobs would flood the tracker. Refreshed every `busy_every` frames."""
+    busy_every: int = 8
     gain_tolerance: float = 0.03
     """Global brightness ratio frame/background beyond which the background is rescaled first (auto exposure)."""
     busy_fraction: float = 0.01
@@ -88,6 +93,10 @@ class Foreground:
         self._thr = np.empty((sh, sw), np.uint8)
         self.mask = np.empty((sh, sw), np.uint8)
         self.roi = roi_mask(facade, image_size, self.factor, self.cfg)
+        self.quiet = self.roi.copy()  # roi minus busy pixels
+        self._busy = np.empty((sh, sw), np.uint8)
+        self._grow = np.ones((3, 3), np.uint8)
+        self._join = np.ones((3, 3), np.uint8)
         self._roi_px = max(1, int(cv2.countNonZero(self.roi)))
         self._max_blob = max(self.cfg.min_blob_px + 1, int(self.cfg.max_blob_frac * sw * sh))
         self._interp = cv2.INTER_AREA if self.factor == 2 else cv2.INTER_LINEAR
@@ -113,8 +122,14 @@ class Foreground:
         cv2.convertScaleAbs(self.activity, dst=self._thr, alpha=self.cfg.activity_k)
         cv2.max(self._thr, self.cfg.min_diff, dst=self._thr)
         cv2.compare(self.diff, self._thr, cv2.CMP_GT, dst=self.mask)
-        cv2.bitwise_and(self.mask, self.roi, dst=self.mask)
+        cv2.bitwise_and(self.mask, self.quiet, dst=self.mask)
         return cv2.countNonZero(self.mask)
+
+    def _refresh_quiet(self) -> None:
+        cv2.compare(self.activity, self.cfg.busy_level, cv2.CMP_LT, dst=self._busy)
+        # swaying things reach a little beyond where they were busiest: widen the busy area by 1 px
+        cv2.erode(self._busy, self._grow, dst=self._busy)
+        cv2.bitwise_and(self.roi, self._busy, dst=self.quiet)
 
     def rebaseline(self) -> None:
         """Forget the background (after a scene-wide change); activity keeps its memory of busy places."""
@@ -137,6 +152,8 @@ class Foreground:
         # cumulative mean over the first frames, so busy places are known within a second, not after minutes
         cv2.accumulateWeighted(self.diff, self.activity, max(self.cfg.activity_rate, 1.0 / self.frames))
         cv2.accumulateWeighted(gray, self.bg, self.cfg.bg_rate)
+        if self.frames % self.cfg.busy_every == 0:
+            self._refresh_quiet()
         centres, areas = self._blobs()
         return Blobs(centres, areas, status, shift)
 
@@ -163,6 +180,8 @@ class Foreground:
         return status, shift
 
     def _blobs(self) -> tuple[np.ndarray, np.ndarray]:
+        # join fragments 1-2 px apart (an object split by a mullion or a masked busy line) into one blob
+        cv2.dilate(self.mask, self._join, dst=self.mask)
         contours, _ = cv2.findContours(self.mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         if not contours:
             return EMPTY, np.zeros(0)

@@ -15,9 +15,10 @@ import numpy as np
 class TrackerConfig:
     max_miss: int = 3
     """Frames a track may go unseen (a blob lost against a matching background) before it ends."""
-    gate_px: float = 8.0
-    """Base gate radius (full-res px) around the prediction: blob-centroid jitter plus prediction error."""
-    gate_speed: float = 0.35
+    gate_px: float = 12.0
+    """Base gate radius (full-res px) around the prediction: blob-centroid jitter (a blob half hidden by a
+    masked-out mullion moves its centroid by half its size) plus prediction error."""
+    gate_speed: float = 0.5
     """Extra gate per px of predicted motion since the last sighting: faster means less certain."""
     first_jump: float = 0.06
     """Largest move between the first two sightings, as a share of the image height per 1/30 s."""
@@ -98,7 +99,7 @@ class Tracker:
         return ended
 
     def _assign(self, t: float, centres: np.ndarray, areas: np.ndarray) -> np.ndarray:
-        """Greedy nearest-first assignment inside each track's gate; returns the unassigned-blob mask."""
+        """Greedy assignment inside each track's gate, longest track first; returns the unassigned-blob mask."""
         free = np.ones(len(centres), bool)
         if not self.tracks:
             return free
@@ -110,14 +111,12 @@ class Tracker:
         dist = np.hypot(preds[:, 0:1] - centres[None, :, 0], preds[:, 1:2] - centres[None, :, 1])
         dist[dist > gates[:, None]] = np.inf
         taken = np.zeros(len(self.tracks), bool)
-        if np.isfinite(dist).any():
-            order = np.argsort(dist, axis=None)
-            for flat in order:
-                ti, ci = divmod(int(flat), len(centres))
-                if not np.isfinite(dist[ti, ci]):
-                    break
-                if taken[ti] or not free[ci]:
-                    continue
+        # Longest tracks choose first: when a blob splits in two (an object over a mullion), the fragment must
+        # not let a one-point track steal the continuation of a long fall.
+        for ti in sorted(range(len(self.tracks)), key=lambda i: -len(self.tracks[i])):
+            row = np.where(free, dist[ti], np.inf)
+            ci = int(np.argmin(row))
+            if np.isfinite(row[ci]):
                 taken[ti], free[ci] = True, False
                 self.tracks[ti].add(t, float(centres[ci, 0]), float(centres[ci, 1]), float(areas[ci]))
         for ti in np.flatnonzero(~taken):
@@ -146,6 +145,9 @@ class Tracker:
 
 
 def _last3(track: Track) -> list[list[float]]:
-    """The last three (t, x, y), oldest first; a short track repeats its oldest point (masked by the caller)."""
+    """Three (t, x, y) samples, oldest first, spaced 2 apart once the track has 5 points (centroid jitter of one
+    frame then disturbs the acceleration a quarter as much); a short track repeats its oldest point (masked by
+    the caller)."""
     k = len(track)
-    return [[track.ts[i], track.xs[i], track.ys[i]] for i in (max(k - 3, 0), max(k - 2, 0), k - 1)]
+    step = 2 if k >= 5 else 1
+    return [[track.ts[i], track.xs[i], track.ys[i]] for i in (max(k - 1 - 2 * step, 0), max(k - 1 - step, 0), k - 1)]

@@ -39,7 +39,7 @@ class TrajectoryConfig:
     """Mean downward acceleration over the track (fitted speed gained / time), m/s^2. Free fall is 9.81 less
     drag; the band is wide because a hand-measured calibration easily mis-scales heights by 30-40 %. A
     constant-speed mover (bird gliding down, lift, a drifting leaf) has ~0; an upward mover is negative."""
-    g_max: float = 25.0
+    g_max: float = 30.0
     """Largest fitted g of the drag curve: with drag, g and the drag rate trade off on a short track, so g alone
     is only a sanity bound (and feeds the confidence)."""
     drag_grid: tuple[float, ...] = (0.0, 0.15, 0.3, 0.5, 0.75, 1.0, 1.3)
@@ -50,6 +50,11 @@ class TrajectoryConfig:
     max_rmse_m: float = 0.25
     max_rmse_rel: float = 0.03
     """Height residual allowed: max_rmse_m + max_rmse_rel x drop (centroids of blurred blobs wobble)."""
+    max_outliers: int = 2
+    outlier_k: float = 4.0
+    outlier_min_m: float = 0.3
+    """Up to `max_outliers` points further than max(outlier_k robust sigma, outlier_min_m) from the first fit
+    are dropped and the track refitted: at a crossing the tracker may grab the other object's blob once."""
     max_rise_m: float = 0.35
     """After the top of the curve a fall never climbs: a step up larger than this (noise included) is a bird."""
     max_rise_steps: float = 0.1
@@ -161,7 +166,16 @@ def assess(ts: np.ndarray, pts_px: np.ndarray, facade: Facade, cfg: TrajectoryCo
     pts_m = facade.image_to_facade(pts_px)
     if not np.all(np.isfinite(pts_m)):
         return Verdict(False, "points beyond the facade's horizon")
+    # cheap screen before the fit: most tracks (leaves, people, noise) never lose the height of a fall
+    raw_drop = float(pts_m[: 3, 1].mean() - pts_m[-3:, 1].mean())
+    if raw_drop < 0.7 * cfg.min_drop_m:
+        return Verdict(False, f"drop {raw_drop:.2f} m < {cfg.min_drop_m}", drop_m=raw_drop)
     fit = fit_fall(ts, pts_m, cfg.drag_grid, cfg.drag_gain)
+    keep = _inliers(ts, pts_m, fit, cfg)
+    if keep is not None:
+        ts, pts_px, pts_m = ts[keep], pts_px[keep], pts_m[keep]
+        span = float(ts[-1] - ts[0])
+        fit = fit_fall(ts, pts_m, cfg.drag_grid, cfg.drag_gain)
     tau_end = span
     drop = float(fit.height(0.0) - fit.height(tau_end))
     mean_accel = float(fit.speed(0.0) - fit.speed(tau_end)) / span
@@ -184,6 +198,22 @@ def assess(ts: np.ndarray, pts_px: np.ndarray, facade: Facade, cfg: TrajectoryCo
     if rising:
         return Verdict(False, rising, fit=fit, drop_m=drop, details=details)
     return _released(ts, pts_px, pts_m, fit, drop, facade, cfg, details)
+
+
+def _inliers(ts: np.ndarray, pts_m: np.ndarray, fit: Fit, cfg: TrajectoryConfig) -> np.ndarray | None:
+    """Points to keep after dropping gross outliers (another object's blob grabbed at a crossing), or None.
+
+    At most `max_outliers` of the points, each more than `outlier_k` robust sigmas (and `outlier_min_m`) off
+    the first fit; the refit must still have `min_points`.
+    """
+    tau = ts - ts[0]
+    err = np.hypot(pts_m[:, 1] - fit.height(tau), pts_m[:, 0] - (fit.x0 + fit.vx * tau))
+    sigma = 1.4826 * float(np.median(err)) + 1e-6
+    bad = err > max(cfg.outlier_k * sigma, cfg.outlier_min_m)
+    n_bad = int(bad.sum())
+    if n_bad == 0 or n_bad > cfg.max_outliers or len(ts) - n_bad < cfg.min_points:
+        return None
+    return ~bad
 
 
 def _rises_after_apex(ts: np.ndarray, y: np.ndarray, fit: Fit, cfg: TrajectoryConfig) -> str | None:

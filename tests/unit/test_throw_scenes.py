@@ -97,3 +97,20 @@ def test_distractor_scene_has_no_throws_but_everything_else() -> None:
 def test_unknown_distractor_is_refused() -> None:
     with pytest.raises(ValueError):
         generate(0, distractors=["ufo"])
+
+
+def test_calibrations_are_accepted_by_the_core_facade() -> None:
+    """Every scene's calibration loads in the detector's Facade, and its window_of names the throw's window:
+    the generator's camera and the core's homography agree on what 'floor 12, column 3' is."""
+    from pipeline.vision.throws.calibration import Facade
+
+    seen = 0
+    for seed in list(range(0, 60, 6)) + list(range(1000, 1060, 6)):
+        scene = generate(seed)
+        facade = Facade.from_dict(scene.calibration)
+        for throw, track in zip(scene.throws, scene._tracks):
+            release_px = track.px[:1]
+            x, y = facade.image_to_facade(release_px)[0]
+            assert facade.window_of(float(x), float(y)) == (throw.floor, throw.column), seed
+            seen += 1
+    assert seen >= 20

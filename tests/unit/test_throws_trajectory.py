@@ -1,0 +1,82 @@
+"""The fall test on its own: trajectories generated in facade metres, projected, judged."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.vision.throws.trajectory import assess, fit_fall
+from tests.unit.throws_scenes import FACADE, FPS
+
+
+def track(fn, t0: float = 0.0, duration: float = 1.6, jitter_px: float = 0.7, seed: int = 0):
+    ts = t0 + np.arange(int(duration * FPS)) / FPS
+    pts_m = np.array([fn(t - t0) for t in ts])
+    px = FACADE.facade_to_image(pts_m) + np.random.default_rng(seed).normal(0, jitter_px, (len(ts), 2))
+    return ts, px
+
+
+def fall(x0=10.0, y0=25.5, vy0=0.0, c=0.0, g=9.81):
+    def at(tau):
+        if c == 0:
+            return x0, y0 + vy0 * tau - 0.5 * g * tau * tau
+        e = (1 - np.exp(-c * tau)) / c
+        return x0, y0 + vy0 * e + (g / c) * (e - tau)
+    return at
+
+
+def test_free_fall_passes_with_origin_floor_and_column():
+    v = assess(*track(fall()), FACADE)
+    assert v.fall, v.reason
+    assert v.window == (9, 3)  # released at 25.5 m (floor 9: 24-27 m), x 10 m (column 3: 8-12 m)
+    assert v.fit.g == pytest.approx(9.81, rel=0.1)
+    assert 0.5 < v.confidence <= 1
+
+
+def test_fall_with_drag_passes_and_reports_drag():
+    v = assess(*track(fall(c=0.6), duration=2.0), FACADE)
+    assert v.fall, v.reason
+    assert v.fit.drag > 0
+
+
+def test_release_back_extrapolated_when_first_seen_already_falling():
+    # released from rest at 28.5 m (floor 10) at tau=0, but only seen from 0.25 s on (~0.3 m lower)
+    ts, px = track(fall(y0=28.5), duration=1.8)
+    keep = ts >= 0.25
+    v = assess(ts[keep], px[keep], FACADE)
+    assert v.fall, v.reason
+    assert v.window == (10, 3)
+    assert v.release_m[1] == pytest.approx(28.5, abs=0.4)
+
+
+def test_upward_throw_names_the_floor_of_the_first_sighting():
+    # thrown up from 14.6 m (floor 5: 12-15 m) at 4 m/s: the apex, 15.4 m, is on floor 6
+    v = assess(*track(fall(y0=14.6, vy0=4.0), duration=2.0), FACADE)
+    assert v.fall, v.reason
+    assert v.window == (5, 3)
+    assert v.release_tau == 0.0
+
+
+@pytest.mark.parametrize("name, fn, duration", [
+    ("constant speed down (bird gliding, lift)", lambda tau: (10.0, 25.0 - 5.0 * tau), 1.6),
+    ("fast constant speed down", lambda tau: (10.0, 28.0 - 12.0 * tau), 1.6),
+    ("upward", lambda tau: (10.0, 10.0 + 4.0 * tau), 1.6),
+    ("leaf: slow drift at terminal speed", lambda tau: (10.0 + 0.3 * np.sin(3 * tau), 25.0 - 1.5 * tau), 3.0),
+    ("bird flying across", lambda tau: (2.0 + 6.0 * tau, 20.0 - 1.0 * tau + 0.5 * np.sin(8 * tau)), 1.6),
+    ("stationary light", lambda tau: (10.0, 20.0), 2.0),
+    ("erratic insect", lambda tau: (10.0 + np.sin(11 * tau), 20.0 - 2 * tau + 1.2 * np.sin(7 * tau)), 1.6),
+])
+def test_non_falls_are_rejected(name, fn, duration):
+    v = assess(*track(fn, duration=duration), FACADE)
+    assert not v.fall, f"{name} passed as a fall: {v.details}"
+
+
+def test_too_short_track_is_rejected():
+    v = assess(*track(fall(), duration=0.2), FACADE)
+    assert not v.fall
+
+
+def test_parabola_preferred_unless_drag_clearly_fits_better():
+    ts = np.arange(30) / FPS
+    y = 20 - 0.5 * 9.81 * ts ** 2 + np.random.default_rng(3).normal(0, 0.02, 30)
+    fit = fit_fall(ts, np.column_stack([np.full(30, 5.0), y]), (0.0, 0.5, 1.0))
+    assert fit.drag == 0.0 and fit.g == pytest.approx(9.81, rel=0.05)

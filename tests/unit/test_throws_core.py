@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.vision.throws.core import ThrowCore, ThrowEvent
-from tests.unit.throws_scenes import FACADE, FPS, drop, frames, linear, run
+from tests.unit.test_throws_helpers import FACADE, FPS, drop, frames, linear, run
 
 
 def core() -> ThrowCore:

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.vision.throws.core import ThrowCore
 from pipeline.vision.throws.evidence import DirectoryEvidence
-from tests.unit.throws_scenes import FACADE, FPS, drop, frames
+from tests.unit.test_throws_helpers import FACADE, FPS, drop, frames
 
 
 def test_clip_and_image_are_written_after_the_post_roll(tmp_path):

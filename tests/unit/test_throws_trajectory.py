@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pipeline.vision.throws.trajectory import assess, fit_fall
-from tests.unit.throws_scenes import FACADE, FPS
+from tests.unit.test_throws_helpers import FACADE, FPS
 
 
 def track(fn, t0: float = 0.0, duration: float = 1.6, jitter_px: float = 0.7, seed: int = 0):

@@ -1,4 +1,4 @@
-"""Small synthetic facade scenes for the thrown-object tests: a textured wall, sensor noise, a dark disc
+"""Helpers (no tests here) for the thrown-object tests: small synthetic facade scenes: a textured wall, sensor noise, a dark disc
 moved in facade metres and drawn through the calibration (so pixels shrink with height as on a real camera)."""
 from __future__ import annotations
 

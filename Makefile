@@ -21,6 +21,8 @@ system-packages:
 	command -v ss >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	PATH="$$PATH:/usr/sbin" command -v mosquitto >/dev/null 2>&1 || missing="$$missing mosquitto"; \
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -z "$$missing" ]; then echo "system packages: present"; \
 	elif [ "$$(id -u)" = "0" ]; then \
 	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

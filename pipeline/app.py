@@ -19,6 +19,7 @@ from pipeline.alerts.store import AsyncAlertStore
 from pipeline.config import Site
 from pipeline.contracts import TopicSpec, load_topics
 from pipeline.deadletters import BadMessage
+from pipeline.devices import publish as publish_devices
 from pipeline.messages import Alert, AlertUpdate
 from pipeline.runtime import Loudspeakers, Runtime
 from pipeline.sensors import RulesConfig
@@ -207,6 +208,7 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
     async def publish_stats():
         try:
             await stats.publish(store.client)
+            await publish_devices(runtime.devices, store.client)
         except Exception as exc:  # Redis briefly away must not stop the worker
             log.warning("could not publish stats: %s", exc)
 

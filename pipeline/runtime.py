@@ -20,6 +20,7 @@ from pipeline.alerts.store import encode as encode_alert
 from pipeline.config import Site
 from pipeline.deadletters import BadMessage, dead_letter
 from pipeline.detectors import alarm_flag, liveness
+from pipeline.devices import DeviceBoard
 from pipeline.frames import intake_frame
 from pipeline.messages import Alert, AlertStatus, BroadcastCommand, SensorType, VisionEvent
 from pipeline.processing import Processors
@@ -45,6 +46,7 @@ class Runtime:
         self.persisted_at: dict[str, float] = {}
         self.started = time.time()
         self.raised_offline: set[str] = set()
+        self.devices = DeviceBoard()
 
     # ---------------------------------------------------------------- publishing
     async def publish_alert(self, alert: Alert) -> None:
@@ -104,6 +106,7 @@ class Runtime:
             return
         self.stats.counts["frames"] += 1
         self.stats.counts["frame_bytes"] += frame.nbytes
+        self.devices.frame(frame.camera.id, frame.headers.ts, frame.headers.seq, time.time())
         await self.heartbeat(heartbeats, "camera", frame.camera.id, time.time())
         processor = self.processors.for_camera(frame.camera)
         if processor is None:
@@ -143,6 +146,7 @@ class Runtime:
                                    message.headers)
             return
         self.stats.counts["readings"] += 1
+        self.devices.reading(sensor.id, reading.ts, reading.values, reading.battery, time.time())
         decision = sensors.evaluate(rule_states.get(sensor.id), reading, sensor, self.site, self.rules)
         if decision.changed:
             rule_states[sensor.id] = decision.state  # written before any await: no other actor interleaves

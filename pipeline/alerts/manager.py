@@ -39,6 +39,7 @@ from pipeline.messages import Alert, AlertAction, AlertStatus, AlertUpdate, Seve
 CLOSED = (AlertStatus.resolved, AlertStatus.false_alarm)
 SEVERITIES = list(Severity)
 RECENT_ACTIONS = 64
+TIE_S = 1e-6  # updates made by one message keep their order in the history (sorted by time)
 
 
 class AlertingConfig(BaseModel):
@@ -112,6 +113,16 @@ def _update(alert: Alert, action: str, at: float, by: str, note: str, salt: str 
                        status=alert.status, at=at, by=by, note=note)
 
 
+def _member(signal: Alert) -> list:
+    """What the manager remembers of one detector episode: its time, whether it is open, its content.
+
+    The digest tells a redelivery (same content) from a new state with the same time, such as a smoke
+    alarm republished with `inhibited_by` when a fire is confirmed.
+    """
+    digest = hashlib.sha1(signal.model_dump_json().encode()).hexdigest()[:16]
+    return [signal.updated_at, signal.status not in CLOSED, digest]
+
+
 def _bump(severity: Severity, steps: int) -> Severity:
     return SEVERITIES[min(len(SEVERITIES) - 1, SEVERITIES.index(severity) + steps)]
 
@@ -125,16 +136,17 @@ def _open(signal: Alert, fp: str, silence: Silence | None) -> Decision:
     alert = signal.model_copy(update={"fingerprint": fp, "count": 1, "last_seen": signal.updated_at,
                                       "status": AlertStatus.open, "assignee": None,
                                       "silenced_by": silence.id if silence else None, "escalation": 0})
-    state = {"members": {signal.id: [signal.updated_at, signal.status not in CLOSED]}, "actions": [],
+    state = {"members": {signal.id: _member(signal)}, "actions": [],
              "base_severity": signal.severity.value, "since": signal.updated_at,
              "silence_ends": silence.ends_at if silence else None}
     updates = [_update(alert, "opened", signal.updated_at, "system", signal.title)]
     if silence:
-        updates.append(_update(alert, "silenced", signal.updated_at, silence.created_by,
+        updates.append(_update(alert, "silenced", signal.updated_at + TIE_S, silence.created_by,
                                f"silence {silence.id}: {silence.comment}".strip()))
     if signal.status in CLOSED:  # a detector that opens and clears in one message
         alert = alert.model_copy(update={"status": signal.status})
-        updates.append(_update(alert, signal.status.value, signal.updated_at, "system", "cleared by the detector"))
+        updates.append(_update(alert, signal.status.value, signal.updated_at + 2 * TIE_S, "system",
+                               "cleared by the detector"))
     return _emit(state, alert, updates)
 
 
@@ -148,9 +160,9 @@ def on_signal(state: dict | None, signal: Alert, silences: Iterable[Silence] = (
             return Decision(state)  # the end of an episode we never saw open: nothing to manage
         return _open(signal, fp, matching_silence(silences, signal, signal.updated_at))
     known = members.get(signal.id)
-    if known is not None and signal.updated_at <= known[0]:
+    if known is not None and (signal.updated_at < known[0] or _member(signal) == known):
         return Decision(state)  # redelivered or older
-    members = {**members, signal.id: [signal.updated_at, signal.status not in CLOSED]}
+    members = {**members, signal.id: _member(signal)}
     base = max(Severity(state["base_severity"]), signal.severity, key=SEVERITIES.index)
     state = {**state, "members": members, "base_severity": base.value}
     changes: dict = {"updated_at": max(current.updated_at, signal.updated_at), "severity": _bump(base, current.escalation),
@@ -160,7 +172,7 @@ def on_signal(state: dict | None, signal: Alert, silences: Iterable[Silence] = (
     alert = current.model_copy(update=changes)
     if current.status in CLOSED:  # a late update of an episode of a closed alert: keep the record, no transition
         return _emit(state, alert, [])
-    if not any(is_open for _, is_open in members.values()):
+    if not any(is_open for _, is_open, _digest in members.values()):
         alert = alert.model_copy(update={"status": AlertStatus.resolved, "ended_at": signal.ended_at or signal.updated_at})
         return _emit(state, alert, [_update(alert, "resolved", signal.updated_at, "system", "cleared by the detector")])
     action = "grouped" if known is None else "updated"

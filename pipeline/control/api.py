@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.alerts import silences as silence_store
@@ -33,6 +34,7 @@ from pipeline.alerts.manager import check_action
 from pipeline.alerts.store import CHANGES, AlertReader
 from pipeline.config import Site
 from pipeline.control.users import Role, User, UserBook
+from pipeline.devices import DEVICES, device_health, readings_around
 from pipeline.messages import Alert, AlertAction, AuditRecord, Silence
 
 AUDIT = "sca:audit"
@@ -98,6 +100,18 @@ def create_control_app(site: Site, users: UserBook, publish: Publish, redis_url:
                              at=time.time(), detail=detail)
         publish("audit", user.name.encode(), record.model_dump_json().encode())
         client.xadd(AUDIT, {"record": record.model_dump_json()}, maxlen=AUDIT_MAX, approximate=True)
+
+    static = Path(__file__).parent / "static"
+    if static.is_dir():
+        app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        """The control-room page; it logs in with the same tokens and talks to this API."""
+        index = static / "index.html"
+        if not index.is_file():
+            raise HTTPException(404, "the control-room page is not installed")
+        return FileResponse(index, media_type="text/html; charset=utf-8")
 
     @app.get("/healthz", tags=["health"])
     def health() -> dict:
@@ -166,6 +180,19 @@ def create_control_app(site: Site, users: UserBook, publish: Publish, redis_url:
     @app.post("/v1/alerts/{alert_id}/false-alarm", status_code=202, tags=["alerts"])
     def false_alarm(alert_id: str, body: Note, user: User = Depends(operator)) -> dict:
         return act(alert_id, "false_alarm", user, body.note)
+
+    @app.get("/v1/alerts/{alert_id}/readings", tags=["alerts"])
+    def alert_readings(alert_id: str, user: User = Depends(operator),
+                       before_s: float = Query(default=300, ge=0, le=86400),
+                       after_s: float = Query(default=120, ge=0, le=86400)) -> dict:
+        """The alert's device readings around the time it started, for the chart beside it."""
+        alert = load_alert(alert_id)
+        series = readings_around(client, alert.device, alert.started_at - before_s, alert.started_at + after_s)
+        return {"device": alert.device, "series": series}
+
+    @app.get("/v1/devices", tags=["devices"])
+    def devices(user: User = Depends(operator)) -> dict:
+        return device_health(site, client.hgetall(DEVICES))
 
     @app.get("/v1/silences", tags=["silences"])
     def list_silences(user: User = Depends(operator)) -> dict:

@@ -234,7 +234,9 @@ def test_redis_lost_then_rebuilt_gives_the_same_state_and_history(infra, worker,
 def rebuild_and_compare(client: redis.Redis) -> None:
 
     def snapshot() -> dict:
-        keys = sorted(k for k in client.keys("sca:*") if not k.startswith((b"sca:worker", b"sca:audit")))
+        # Worker telemetry (stats, device health, recent readings) refills by itself and is not alert state.
+        telemetry = (b"sca:worker", b"sca:audit", b"sca:devices", b"sca:readings:")
+        keys = sorted(k for k in client.keys("sca:*") if not k.startswith(telemetry))
         out = {}
         for key in keys:
             kind = client.type(key)
@@ -258,3 +260,27 @@ def rebuild_and_compare(client: redis.Redis) -> None:
     assert after.keys() == before.keys()
     changed = [(k, before[k], after[k]) for k in before if before[k] != after[k]]
     assert changed == []
+
+
+def test_device_health_and_readings_beside_an_alert(infra, api):
+    """A smoke detector reports normally; the control room sees it online with its battery, and the readings
+    around an alert on that device come back for the chart."""
+    now = time.time()
+    values = [orjson.dumps({"device": "smoke-t3", "type": "smoke", "ts": now - 60 + i * 20,
+                            "values": {"obscuration_pct": 1.0 + i}, "battery": 76.0, "alarm": False})
+              for i in range(3)]
+    produce(infra, topic("readings").name, [(b"smoke-t3", v, None) for v in values])
+
+    def sensor():
+        found = [s for s in api.get("/v1/devices", headers=auth(OPERATOR)).json()["sensors"] if s["id"] == "smoke-t3"]
+        return found and found[0]["last_reading_at"] == now - 60 + 40 and found[0]
+
+    seen = wait_for(sensor, 30, "smoke-t3 in the device board")
+    assert seen["status"] == "online" and seen["battery"] == 76.0 and seen["values"] == {"obscuration_pct": 3.0}
+    sig = signal("smoke-t3", at=now - 30)
+    send_signals(infra, sig)
+    stored(infra, sig.id)
+    series = api.get(f"/v1/alerts/{sig.id}/readings", params={"before_s": 25, "after_s": 15},
+                     headers=auth(OPERATOR)).json()
+    assert series["device"] == "smoke-t3"
+    assert [p["values"]["obscuration_pct"] for p in series["series"]] == [2.0, 3.0]  # at -40 s and -20 s: in [-55, -15]

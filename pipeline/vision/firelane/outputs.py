@@ -41,7 +41,7 @@ def alert_for(site_id: str, zone: ZoneConfig, camera: str, episode: dict, ts: fl
                  "broadcasts": len(episode["broadcasts"]), "broadcast_times": episode["broadcasts"],
                  "escalated": escalated, "escalated_at": episode["escalated_at"],
                  "guard_dispatch": "requested" if escalated else "not_requested",
-                 "grace_s": zone.grace_s},
+                 "grace_s": zone.grace_s, "polygon": zone.polygon},
     )
 
 

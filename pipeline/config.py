@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from pipeline.messages import Identifier, SensorType
 from pipeline.alerts.manager import AlertingConfig
 from pipeline.alerts.webhooks import SubscriberConfig
+from pipeline.broadcast.settings import BroadcastConfig
 
 VEHICLE_CLASSES = ["car", "truck", "bus", "motorcycle", "bicycle"]
 
@@ -101,6 +102,7 @@ class Site(Strict):
     sensors: list[SensorConfig] = Field(default_factory=list)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    broadcast: BroadcastConfig = Field(default_factory=BroadcastConfig)
     subscribers: list[SubscriberConfig] = Field(default_factory=list)
     base_dir: Path = Field(default=Path("."), exclude=True, description="directory of the site file")
     _indexes: dict = PrivateAttr(default_factory=dict)

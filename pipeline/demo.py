@@ -207,7 +207,7 @@ def _summary(counts, watcher, stats, seconds, was_running, keep_infra) -> None:
     click.echo(f"  frames sent      {counts['frames']} ({counts['frame_bytes'] / 1e6:.1f} MB); the worker had taken "
                f"{processed} when the demo ended (the fire-lane camera runs the detector)")
     click.echo(f"  readings sent    {counts['readings']}")
-    click.echo(f"  alert records    " + (", ".join(f"{k}: {v}" for k, v in sorted(by_kind.items())) or "none"))
+    click.echo("  alert records    " + (", ".join(f"{k}: {v}" for k, v in sorted(by_kind.items())) or "none"))
     click.echo(f"  dead letters     {dead}")
     click.echo(f"  elapsed          {seconds:.1f} s")
     left = "left running (--keep-infra or already running before)" if (keep_infra or was_running) else "stopped"

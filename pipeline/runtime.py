@@ -22,7 +22,7 @@ from pipeline.deadletters import BadMessage, dead_letter
 from pipeline.detectors import alarm_flag, liveness
 from pipeline.devices import DeviceBoard
 from pipeline.frames import intake_frame
-from pipeline.messages import Alert, AlertStatus, BroadcastCommand, SensorType, VisionEvent
+from pipeline.messages import Alert, BroadcastCommand, SensorType, VisionEvent
 from pipeline.processing import Processors
 from pipeline.readings import parse_reading
 from pipeline.sensors.confirm import PARTIAL_TYPES
@@ -194,11 +194,10 @@ class Loudspeakers:
     """
 
     def __init__(self, runtime: "Runtime", cfg=None):
-        from pipeline.broadcast.policy import BroadcastConfig
         from pipeline.broadcast.tts import TTS
 
         self.runtime = runtime
-        self.cfg = cfg or BroadcastConfig()
+        self.cfg = cfg or runtime.site.broadcast
         self.tts = TTS(speed=self.cfg.speech_speed)
 
     async def on_command(self, message, value: bytes, speaker_states) -> None:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from pipeline.config import ZoneConfig
-from pipeline.vision.firelane.dwell import Transition
+
 
 EVENT_TYPE = "fire_lane_occupied"
 

@@ -3,8 +3,9 @@
 Why this design (the hot path: ~1 ms a frame at 1280x720):
 * Work on a grey frame downscaled by an integer factor to ~640 px wide. A falling object of 8+ px is still
   3+ px there, and averaging (2x2 for factor 2) halves sensor noise.
-* Running-average background (`accumulateWeighted`, time constant ~0.7 s): a falling object crosses a pixel in
-  one or two frames so it barely enters the background; slow light changes (sun, dusk) are followed.
+* Running-average background (`accumulateWeighted`, time constant ~0.7 s), not learnt under the mask except
+  every 8th frame: a falling object leaves no ghost, slow light changes (sun, dusk) are followed, and
+  something that comes to rest fades into the background within seconds.
 * Per-pixel activity map = slow running mean of |frame - background|. The threshold is
   max(min_diff, k * activity): pixels that move all the time (leaves, laundry, glare flicker, night noise) need
   a much larger change to count, still pixels a small one.
@@ -31,6 +32,12 @@ class ForegroundConfig:
     """Target width of the working frame; the downscale factor is round(width / work_width), at least 1."""
     bg_rate: float = 0.05
     """Background learning rate per frame (~0.7 s at 30 fps): follows light, too slow to learn a fall."""
+    bg_every: int = 2
+    """Update the background every this many frames (at the equivalent rate): halves its cost."""
+    absorb_every: int = 8
+    """Every this many frames the background also learns the moving pixels (see `_learn`)."""
+    activity_every: int = 4
+    """Update the activity map and the threshold image every this many frames (after the first second)."""
     activity_rate: float = 0.01
     """Learning rate of the activity map (~3 s): long enough to remember swaying leaves between gusts."""
     activity_k: float = 4.0
@@ -95,6 +102,7 @@ class Foreground:
         self.roi = roi_mask(facade, image_size, self.factor, self.cfg)
         self.quiet = self.roi.copy()  # roi minus busy pixels
         self._busy = np.empty((sh, sw), np.uint8)
+        self._still = np.empty((sh, sw), np.uint8)
         self._grow = np.ones((3, 3), np.uint8)
         self._join = np.ones((3, 3), np.uint8)
         self._roi_px = max(1, int(cv2.countNonZero(self.roi)))
@@ -116,11 +124,15 @@ class Foreground:
             cv2.cvtColor(self._small_bgr, cv2.COLOR_BGR2GRAY, dst=self.gray)
         return self.gray
 
-    def _build_mask(self) -> int:
+    def _refresh_bg8(self) -> None:
         cv2.convertScaleAbs(self.bg, dst=self._bg8)
-        cv2.absdiff(self.gray, self._bg8, dst=self.diff)
+
+    def _refresh_thr(self) -> None:
         cv2.convertScaleAbs(self.activity, dst=self._thr, alpha=self.cfg.activity_k)
         cv2.max(self._thr, self.cfg.min_diff, dst=self._thr)
+
+    def _build_mask(self) -> int:
+        cv2.absdiff(self.gray, self._bg8, dst=self.diff)
         cv2.compare(self.diff, self._thr, cv2.CMP_GT, dst=self.mask)
         cv2.bitwise_and(self.mask, self.quiet, dst=self.mask)
         return cv2.countNonZero(self.mask)
@@ -134,6 +146,7 @@ class Foreground:
     def rebaseline(self) -> None:
         """Forget the background (after a scene-wide change); activity keeps its memory of busy places."""
         self.bg[:] = self.gray
+        self._refresh_bg8()
 
     def process(self, frame: np.ndarray) -> Blobs:
         gray = self._to_gray(frame)
@@ -141,6 +154,8 @@ class Foreground:
         if self.frames == 1:
             self.bg[:] = gray
             self.activity[:] = self.cfg.min_diff / self.cfg.activity_k / 2
+            self._refresh_bg8()
+            self._refresh_thr()
             return Blobs(EMPTY, np.zeros(0), "warmup")
         status, shift = "ok", (0.0, 0.0)
         busy = self._build_mask() > self.cfg.busy_fraction * self._roi_px
@@ -149,13 +164,33 @@ class Foreground:
         if status == "rebaseline":
             self.rebaseline()
             return Blobs(EMPTY, np.zeros(0), status, shift)
-        # cumulative mean over the first frames, so busy places are known within a second, not after minutes
-        cv2.accumulateWeighted(self.diff, self.activity, max(self.cfg.activity_rate, 1.0 / self.frames))
-        cv2.accumulateWeighted(gray, self.bg, self.cfg.bg_rate)
-        if self.frames % self.cfg.busy_every == 0:
-            self._refresh_quiet()
+        self._learn()
         centres, areas = self._blobs()
         return Blobs(centres, areas, status, shift)
+
+    def _learn(self) -> None:
+        """Background every `bg_every` frames, activity every `activity_every`: both change slowly, and the
+        float updates and their 8-bit copies are a third of the per-frame cost if done every frame."""
+        cfg, n = self.cfg, self.frames
+        if n % cfg.activity_every == 0 or n < 30:
+            # cumulative mean over the first frames, so busy places are known within a second, not after minutes
+            every = 1 if n < 30 else cfg.activity_every
+            rate = max(1 - (1 - cfg.activity_rate) ** every, 1.0 / n)
+            cv2.accumulateWeighted(self.diff, self.activity, rate)
+            self._refresh_thr()
+        if n % cfg.bg_every == 0:
+            # Selective update: pixels in the mask are not learnt, so an object that hangs still for a moment
+            # before it drops (or a slow start) leaves no dark "ghost" behind to confuse the tracker. Every
+            # `absorb_every` frames everything is learnt, so something that came to rest fades out (~6 s).
+            rate = 1 - (1 - cfg.bg_rate) ** cfg.bg_every
+            if n % cfg.absorb_every == 0:
+                cv2.accumulateWeighted(self.gray, self.bg, rate)
+            else:
+                cv2.bitwise_not(self.mask, dst=self._still)
+                cv2.accumulateWeighted(self.gray, self.bg, rate, mask=self._still)
+            self._refresh_bg8()
+        if n % cfg.busy_every == 0:
+            self._refresh_quiet()
 
     def _compensate(self) -> tuple[str, tuple[float, float]]:
         """Divide out a global gain, then undo a global shift; 'rebaseline' when the scene still changed."""
@@ -164,6 +199,7 @@ class Foreground:
         if ref > 1 and abs(cur / ref - 1) > self.cfg.gain_tolerance:
             cv2.multiply(self.bg, cur / ref, dst=self.bg)
             status = "gain"
+        self._refresh_bg8()
         # at half the working size: ~1 ms instead of ~10, still ~0.1 px precise, and only on busy frames
         half = (self.size[0] // 2, self.size[1] // 2)
         ref = cv2.resize(self.bg, half, interpolation=cv2.INTER_AREA)
@@ -174,6 +210,7 @@ class Foreground:
             m = np.float32([[1, 0, dx], [0, 1, dy]])
             for buf in (self.bg, self.activity):
                 cv2.warpAffine(buf, m, self.size, dst=buf, borderMode=cv2.BORDER_REPLICATE)
+            self._refresh_thr()
             status, shift = "shift", (dx * self.factor, dy * self.factor)
         if self._build_mask() > self.cfg.global_fraction * self._roi_px:
             return "rebaseline", shift

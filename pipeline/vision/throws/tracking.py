@@ -85,13 +85,18 @@ class Tracker:
             self._next_id += 1
             track.add(t, float(centres[i, 0]), float(centres[i, 1]), float(areas[i]))
             self.tracks.append(track)
-        ended = [tr for tr in self.tracks if tr.misses > self.cfg.max_miss or len(tr) >= self.cfg.max_points]
+        ended = [tr for tr in self.tracks if self._over(tr)]
         if ended:
-            self.tracks = [tr for tr in self.tracks if tr.misses <= self.cfg.max_miss and len(tr) < self.cfg.max_points]
+            self.tracks = [tr for tr in self.tracks if not self._over(tr)]
         if len(self.tracks) > self.cfg.max_tracks:
             self.tracks.sort(key=len, reverse=True)
             del self.tracks[self.cfg.max_tracks:]
         return ended
+
+    def _over(self, tr: Track) -> bool:
+        """Lost for too long (a one- or two-point track, almost always noise, after a single miss) or too long."""
+        limit = self.cfg.max_miss if len(tr) >= 3 else 1
+        return tr.misses > limit or len(tr) >= self.cfg.max_points
 
     def finish(self) -> list[Track]:
         """End of stream: every open track ends."""
@@ -111,14 +116,23 @@ class Tracker:
         dist = np.hypot(preds[:, 0:1] - centres[None, :, 0], preds[:, 1:2] - centres[None, :, 1])
         dist[dist > gates[:, None]] = np.inf
         taken = np.zeros(len(self.tracks), bool)
-        # Longest tracks choose first: when a blob splits in two (an object over a mullion), the fragment must
-        # not let a one-point track steal the continuation of a long fall.
-        for ti in sorted(range(len(self.tracks)), key=lambda i: -len(self.tracks[i])):
-            row = np.where(free, dist[ti], np.inf)
-            ci = int(np.argmin(row))
-            if np.isfinite(row[ci]):
+        nearest = np.argmin(dist, axis=1)
+        reach = np.isfinite(dist[np.arange(len(self.tracks)), nearest])
+        if len(np.unique(nearest[reach])) == int(reach.sum()):
+            # the usual case: no two tracks want the same blob
+            for ti in np.flatnonzero(reach):
+                ci = int(nearest[ti])
                 taken[ti], free[ci] = True, False
                 self.tracks[ti].add(t, float(centres[ci, 0]), float(centres[ci, 1]), float(areas[ci]))
+        else:
+            # Longest tracks choose first: when a blob splits in two (an object over a mullion), the fragment
+            # must not let a one-point track steal the continuation of a long fall.
+            for ti in sorted(range(len(self.tracks)), key=lambda i: -len(self.tracks[i])):
+                row = np.where(free, dist[ti], np.inf)
+                ci = int(np.argmin(row))
+                if np.isfinite(row[ci]):
+                    taken[ti], free[ci] = True, False
+                    self.tracks[ti].add(t, float(centres[ci, 0]), float(centres[ci, 1]), float(areas[ci]))
         for ti in np.flatnonzero(~taken):
             self.tracks[ti].misses += 1
         return free

@@ -66,6 +66,9 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
         consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         producer_acks=-1,
         broker_commit_interval=1.0,
+        # A worker that dies is noticed in 10 s (Faust's default is 60) and its partitions move to the others.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     topics = {ch: app.topic(spec.name, partitions=spec.partitions, **raw) for ch, spec in specs.items()}
@@ -91,7 +94,7 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
     async def send(channel: str, key: bytes, value: bytes) -> None:
         await topics[channel].send(key=key, value=value)
 
-    runtime = Runtime(site, send, stats, store.is_active, rules, builtin_processors())
+    runtime = Runtime(site, send, stats, store.is_active, rules, builtin_processors(settings.evidence_dir))
     loudspeakers = Loudspeakers(runtime)
     alert_manager = AlertManagerService(send, SilenceCache(store.client), site.alerting, stats.counts)
     webhooks = WebhookDispatcher(site.subscribers, site.site.id, runtime.publish_alert,

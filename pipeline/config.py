@@ -141,6 +141,13 @@ class Site(Strict):
     def speaker(self, speaker_id: str) -> SpeakerConfig | None:
         return self._index("speakers").get(speaker_id)
 
+    def building_speakers(self, building: str | None) -> list[tuple[str, str]]:
+        """(speaker id, zone id) of every loudspeaker in a `building` zone of that building."""
+        if building is None:
+            return []
+        zones = {z.id for z in self.zones if z.kind == "building" and z.building == building}
+        return [(s.id, s.zone) for s in self.speakers if s.zone in zones]
+
     def _index(self, section: str) -> dict:
         if section not in self._indexes:
             self._indexes[section] = {item.id: item for item in getattr(self, section)}

@@ -8,6 +8,8 @@ import pytest
 from pipeline.config import load_site
 from pipeline.settings import REPO_ROOT
 
+pytest_plugins = ["tests.live_services"]  # infra, speakers, worker: shared by integration and fault tests
+
 DATA = REPO_ROOT.parent / "shared" / "data"
 TEST_SITE = REPO_ROOT / "tests" / "fixtures" / "site.yaml"
 

@@ -1,7 +1,8 @@
-"""Real Kafka and Redis for the integration tests, started by the project's own launcher.
+"""Real Kafka and Redis for the integration and fault tests, started by the project's own launcher.
 
-Each test session gets its own run directory and free ports, so it never touches a demo's
-data or a developer's running services, and stops what it started.
+A pytest plugin (tests/conftest.py loads it), so `tests/integration/` and `tests/faults/` share one
+session: one broker, one Redis. Each test session gets its own run directory and free ports, so it
+never touches a demo's data or a developer's running services, and stops what it started.
 """
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from pipeline.stats import read_all
 from pipeline.topics_admin import apply_topics
 from tests.conftest import DATA, TEST_SITE
 
-pytestmark = pytest.mark.integration
 
 
 def free_port() -> int:

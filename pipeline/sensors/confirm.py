@@ -119,18 +119,10 @@ def _fire_alert(trigger: Alert, members: list[dict], ids: list[str], site: Site,
     )
 
 
-def speakers_for(site: Site, building: str | None) -> list[tuple[str, str]]:
-    """(speaker id, zone id) of every loudspeaker in a building zone of `building`."""
-    if building is None:
-        return []
-    zones = {z.id for z in site.zones if z.kind == "building" and z.building == building}
-    return [(s.id, s.zone) for s in site.speakers if s.zone in zones]
-
-
 def _evacuation(fire: Alert, site: Site, rules: FireConfirmation, now: float) -> list[BroadcastCommand]:
     where = fire.location or fire.device
     return [BroadcastCommand(id=alert_id("broadcast", fire.id, speaker), speaker=speaker, zone=zone,
                              priority=BroadcastPriority.evacuation,
                              text_zh=f"{where}：{rules.text_zh}"[:500], text_en=f"{where}: {rules.text_en}"[:500],
                              repeat=rules.repeat, issued_at=max(now, fire.updated_at), alert_id=fire.id)
-            for speaker, zone in speakers_for(site, fire.details.get("building"))]
+            for speaker, zone in site.building_speakers(fire.details.get("building"))]

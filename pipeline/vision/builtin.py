@@ -1,4 +1,4 @@
-"""The vision cores the worker runs, by camera role: `fire_lane` -> FireLaneCore (thrown objects: to come).
+"""The vision cores the worker runs, by camera role: `fire_lane` -> FireLaneCore, `facade` -> ThrowCore.
 
 The detector is loaded once per worker and shared by every fire-lane camera. When no model is
 configured the worker still runs (frames are validated, liveness watched, sensors handled) and
@@ -7,7 +7,8 @@ says, once and plainly, how to get one; nothing is downloaded.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+from functools import lru_cache, partial
+from pathlib import Path
 
 from pipeline.config import CameraConfig, Site
 from pipeline.processing import ProcessorFactory
@@ -38,5 +39,8 @@ def fire_lane_factory(site: Site, camera: CameraConfig):
     return FireLaneCore(camera.id, zones, detector, site_id=site.site.id, fps=camera.fps)
 
 
-def builtin_processors() -> dict[str, ProcessorFactory]:
-    return {"fire_lane": fire_lane_factory}
+def builtin_processors(evidence_root: Path | None = None) -> dict[str, ProcessorFactory]:
+    """Factories by camera role; thrown-object evidence goes under `evidence_root` (None: no evidence files)."""
+    from pipeline.vision.throws.processor import throws_factory
+
+    return {"fire_lane": fire_lane_factory, "facade": partial(throws_factory, evidence_root=evidence_root)}

@@ -1,0 +1,84 @@
+"""Bad input, faults and security (issue #8): shared settings for the Hypothesis fuzz tests and the case count.
+
+`SCA_FUZZ_EXAMPLES` is the total number of generated cases the fuzz suite aims for, shared out between
+the edges by the weights below (default 10,000). Each fuzz test calls `record(edge)` once per case it
+runs, and the session's end writes `build/fuzz-report.json` (cases per edge, the total, the seconds
+spent) and prints the same in the terminal summary, so "at least 10,000 cases" is a number on file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from datetime import timedelta
+
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+from pipeline.settings import REPO_ROOT
+
+REPORT = REPO_ROOT / "build" / "fuzz-report.json"
+TOTAL = int(os.environ.get("SCA_FUZZ_EXAMPLES", "10000"))
+# Share of the total per edge; the cheap pure validators get more, HTTP round trips fewer.
+WEIGHTS = {
+    "frames": 14, "frames.runtime": 4, "frames.seq": 2,
+    "readings": 12, "readings.runtime": 5,
+    "gateway.batch": 10, "gateway.http": 6, "gateway.mqtt": 7,
+    "alerts.signal": 8, "alerts.action": 7,
+    "broadcast.command": 8,
+    "control.api": 7, "control.auth": 3,
+}
+COUNTS: Counter[str] = Counter()
+SECONDS: Counter[str] = Counter()
+# Failing examples are kept under build/ (ignored by git) so a rerun tries them first.
+DATABASE = DirectoryBasedExampleDatabase(str(REPO_ROOT / "build" / "hypothesis"))
+
+
+def examples(edge: str) -> int:
+    return max(10, round(TOTAL * WEIGHTS[edge] / sum(WEIGHTS.values())))
+
+
+def fuzz(edge: str, deadline_ms: int = 2000):
+    """Hypothesis settings for one edge: its share of the cases; a case slower than the deadline is a failure
+    (a hang or quadratic blow-up shows up here, with the input, before pytest-timeout kills the test)."""
+    return settings(max_examples=examples(edge), deadline=timedelta(milliseconds=deadline_ms), database=DATABASE,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
+                    print_blob=True)
+
+
+def record(edge: str) -> None:
+    COUNTS[edge] += 1
+
+
+class timed:
+    """`with timed(edge):` around a fuzz test's run adds its wall time to the report."""
+
+    def __init__(self, edge: str):
+        self.edge = edge
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+
+    def __exit__(self, *_exc):
+        SECONDS[self.edge] += time.perf_counter() - self.start
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not COUNTS:
+        return
+    report = {"target_total": TOTAL, "total_cases": sum(COUNTS.values()), "cases": dict(sorted(COUNTS.items())),
+              "seconds": {k: round(v, 2) for k, v in sorted(SECONDS.items())},
+              "env": {"SCA_FUZZ_EXAMPLES": os.environ.get("SCA_FUZZ_EXAMPLES")}, "exit_status": int(exitstatus)}
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not COUNTS:
+        return
+    terminalreporter.section("bad-input fuzz cases")
+    for edge, count in sorted(COUNTS.items()):
+        terminalreporter.write_line(f"{edge:20s} {count:7d}  {SECONDS.get(edge, 0.0):6.1f} s")
+    terminalreporter.write_line(f"{'total':20s} {sum(COUNTS.values()):7d}  (report: {REPORT})")

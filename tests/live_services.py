@@ -25,10 +25,23 @@ from tests.conftest import DATA, TEST_SITE
 
 
 
+def live_site(run_dir: Path) -> Path:
+    """The test site with the simulator's port of this session."""
+    copy = TEST_SITE.parent / f".live-site-{SPEAKER_PORT}.yaml"
+    copy.write_text(TEST_SITE.read_text().replace(f"127.0.0.1:{SITE_PORT}/", f"127.0.0.1:{SPEAKER_PORT}/"))
+    return copy
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# The test site's speakers and webhooks point at 127.0.0.1:8765; each session serves the simulator on a free
+# port instead and runs the worker on a copy of the site file that says so (two sessions never collide).
+SITE_PORT = 8765
+SPEAKER_PORT = free_port()  # the speaker and webhook simulator of this session
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +50,7 @@ def infra(tmp_path_factory) -> Settings:
     patch = pytest.MonkeyPatch()
     env = {"SCA_RUN_DIR": str(run_dir), "SCA_KAFKA_PORT": str(free_port()),
            "SCA_KAFKA_CONTROLLER_PORT": str(free_port()), "SCA_REDIS_PORT": str(free_port()), "SCA_MQTT_PORT": str(free_port()),
-           "SCA_SITE": str(TEST_SITE), "SCA_DETECTOR_MODEL": str(DATA.parent / "models" / "yolov8n-coco-int8-320.onnx"), "SCA_APP_ID": f"sca-test-{uuid.uuid4().hex[:8]}",
+           "SCA_SITE": str(live_site(run_dir)), "SCA_DETECTOR_MODEL": str(DATA.parent / "models" / "yolov8n-coco-int8-320.onnx"), "SCA_APP_ID": f"sca-test-{uuid.uuid4().hex[:8]}",
            "SCA_TEST_HOOK_SECRET": HOOK_SECRET, "SCA_USERS": str(run_dir / "users.yaml")}
     for key, value in env.items():
         patch.setenv(key, value)
@@ -49,6 +62,7 @@ def infra(tmp_path_factory) -> Settings:
     finally:
         services.down(settings)
         patch.undo()
+        Path(env["SCA_SITE"]).unlink(missing_ok=True)
 
 
 class WorkerProcess:
@@ -88,7 +102,6 @@ class WorkerProcess:
 
 
 HOOK_SECRET = "test-hook-secret-0123456789"
-SPEAKER_PORT = 8765  # the test site's speakers point at http://127.0.0.1:8765/speakers/<id>
 
 
 @pytest.fixture(scope="session")

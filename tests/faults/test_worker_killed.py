@@ -40,7 +40,7 @@ def episode_readings(base: float) -> list[tuple[str, bytes]]:
     items = []
     for n in range(EPISODES):
         for device in DEVICES:
-            for offset, alarm in ((0.0, True), (10.0, False)):
+            for offset, alarm in ((0.0, True), (5.0, False), (16.0, False)):  # clear held 11 s > clear_s
                 items.append((device, orjson.dumps({"device": device, "type": "smoke", "ts": base + n * 20 + offset,
                                                      "values": {"obscuration_pct": 9.0 if alarm else 0.5},
                                                      "alarm": alarm})))

@@ -379,7 +379,7 @@ def test_language_toggle_switches_the_strings(page, board):
     until(page, lambda d: d.find_element(By.CSS_SELECTOR, tid("nav-board")).text == "告警", "Chinese again")
 
 
-def test_admin_creates_and_deletes_a_silence_and_devices_page_degrades(second_page, server):
+def test_admin_silences_devices_and_logout(second_page, server):
     as_admin(second_page, server)
     click(second_page, tid("nav-silences"))
     form = until(second_page, lambda d: visible(d, tid("silence-form")), "the admin's silence form")
@@ -403,6 +403,9 @@ def test_admin_creates_and_deletes_a_silence_and_devices_page_degrades(second_pa
     until(second_page, lambda d: visible(d, tid("devices-unavailable")) or d.find_elements(
         By.CSS_SELECTOR, tid("camera-row")), "device health, or a note that the server has none")
     assert js_errors(second_page) == []
+    click(second_page, tid("logout"))
+    until(second_page, lambda d: visible(d, tid("login-form")), "the login form after logging out")
+    assert second_page.execute_script("return sessionStorage.getItem('sca.token')") is None
 
 
 def test_stream_drop_shows_a_banner_and_the_page_reconnects(infra, page, server):

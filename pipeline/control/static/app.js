@@ -279,7 +279,7 @@ function upsert(alert, live) {
   if (live && alert.severity === "critical" && alert.status === "open" && !alert.silenced_by
       && (!prev || prev.severity !== "critical")) beep();
   scheduleRender();
-  if (state.selected === alert.id) alertChanged(prev, alert);
+  if (state.selected === alert.id && JSON.stringify(prev) !== JSON.stringify(alert)) alertChanged(prev, alert);
 }
 
 function scheduleRender() {
@@ -598,7 +598,6 @@ function readingsBox(alert) {
     const series = Array.isArray(data?.series) ? data.series : [];
     if (!series.length) return note(t("detail.noReadings"));
     box.append(draw.readingsChart(series, alert.started_at, (ts) => fmtTime(ts)));
-    if (data.device) box.append(h("p", { class: "muted" }, data.device));
   }).catch((err) => note(err.status === 404 ? t("detail.noReadings") : `${t("detail.noReadings")} (${err.message})`));
   return box;
 }
@@ -696,10 +695,10 @@ async function loadDevices() {
 
 const statusDot = (status) => h("span", { class: `dot dev-${status || "unknown"}` }, t(`device.${status || "unknown"}`));
 
-function fmtBattery(b) {
-  if (typeof b !== "number") return "";
-  const pct = b <= 1 ? Math.round(b * 100) : Math.round(b);
-  return h("span", { class: pct < 20 ? "low-battery" : "" }, `${pct}%`);
+/** Battery in percent (the readings contract's unit); below 20 % it is flagged. */
+function fmtBattery(pct) {
+  if (typeof pct !== "number") return "";
+  return h("span", { class: pct < 20 ? "low-battery" : "" }, `${Math.round(pct)}%`);
 }
 
 function renderDevices(cameras, sensors) {

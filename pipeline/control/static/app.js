@@ -12,6 +12,7 @@ const ALLOWED = { acknowledge: ["open"], assign: [...ACTIVE], resolve: [...ACTIV
 const ACTION_PATH = { acknowledge: "acknowledge", assign: "assign", resolve: "resolve", false_alarm: "false-alarm" };
 const VISION_TYPES = new Set(["thrown_object", "fire_lane_occupied"]);
 const MAX_ROWS = 300;
+const MAX_KEPT = 2000; // a long shift's stream: closed alerts beyond this are forgotten, oldest first
 const TOKEN_KEY = "sca.token";
 
 const state = {
@@ -275,11 +276,18 @@ function upsert(alert, live) {
   const prev = state.alerts.get(alert.id);
   if (prev && prev.updated_at > alert.updated_at) return;
   state.alerts.set(alert.id, alert);
+  if (!prev && state.alerts.size > MAX_KEPT) prune();
   if (live && !prev) state.fresh.add(alert.id);
   if (live && alert.severity === "critical" && alert.status === "open" && !alert.silenced_by
       && (!prev || prev.severity !== "critical")) beep();
   scheduleRender();
   if (state.selected === alert.id && JSON.stringify(prev) !== JSON.stringify(alert)) alertChanged(prev, alert);
+}
+
+function prune() {
+  const closed = [...state.alerts.values()].filter((a) => !ACTIVE.has(a.status) && a.id !== state.selected)
+    .sort((a, b) => a.updated_at - b.updated_at);
+  for (const a of closed.slice(0, state.alerts.size - MAX_KEPT)) state.alerts.delete(a.id);
 }
 
 function scheduleRender() {
@@ -770,6 +778,9 @@ function wire() {
   $("filter-status").addEventListener("change", (e) => { state.filters.status = e.target.value; renderBoard(); });
   $("filter-severity").addEventListener("change", (e) => { state.filters.severity = e.target.value; renderBoard(); });
   $("silence-form").addEventListener("submit", createSilence);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && state.selected && !e.target.closest("input, textarea, select")) closeDetail();
+  });
   setInterval(() => { if (state.view === "board" && state.alerts.size) renderAssigneeOptions(); }, 15_000);
 }
 

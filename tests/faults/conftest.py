@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
+import subprocess
 import time
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
@@ -82,3 +86,64 @@ def pytest_terminal_summary(terminalreporter):
     for edge, count in sorted(COUNTS.items()):
         terminalreporter.write_line(f"{edge:20s} {count:7d}  {SECONDS.get(edge, 0.0):6.1f} s")
     terminalreporter.write_line(f"{'total':20s} {sum(COUNTS.values()):7d}  (report: {REPORT})")
+
+
+# ------------------------------------------------------------------ the control-room API on a private Redis
+class ControlRoom:
+    """The API app, the users book, tokens by role, the Redis URL, and what was published."""
+
+    def __init__(self, app, users, tokens: dict[str, str], redis_url: str, published: list, users_file):
+        self.app, self.users, self.tokens, self.redis_url = app, users, tokens, redis_url
+        self.published, self.users_file = published, users_file
+
+
+@pytest.fixture(scope="module")
+def private_redis(tmp_path_factory):
+    """A redis-server of our own on a free port, no persistence; skip when it cannot start."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--daemonize", "no", "--dir", str(workdir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.RedisError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.skip(f"redis-server did not start on port {port}")
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def control_room(site, private_redis, tmp_path_factory):
+    from pipeline.control.api import create_control_app
+    from pipeline.control.users import UserBook
+
+    folder = tmp_path_factory.mktemp("control")
+    users = UserBook(folder / "users.yaml")
+    tokens = {"admin": users.add("boss", "admin"), "operator": users.add("guard", "operator")}
+    published: list[tuple[str, bytes, bytes]] = []
+    app = create_control_app(site, users, lambda channel, key, value: published.append((channel, key, value)),
+                             private_redis, folder / "evidence")
+    return ControlRoom(app, users, tokens, private_redis, published, folder / "users.yaml")

@@ -51,3 +51,12 @@ def test_gateway_and_mqtt_broker_are_deployed_like_locally():
     assert services["mosquitto"]["image"].startswith("eclipse-mosquitto:2")
     local_conf_keys = {"listener", "allow_anonymous", "persistence", "max_packet_size"}
     assert all(key in services["mosquitto"]["command"][2] for key in local_conf_keys)
+
+
+def test_control_room_is_deployed_with_the_workers_evidence_and_speech():
+    services = COMPOSE["services"]
+    room = services["control-room"]
+    assert room["command"][0] == "control-room"
+    assert "evidence:/evidence:ro" in room["volumes"] and "evidence:/evidence" in services["worker"]["volumes"]
+    assert services["worker"]["environment"]["SCA_EVIDENCE_DIR"] == "/evidence"
+    assert "espeak-ng" in (REPO_ROOT / "Dockerfile").read_text()  # the loudspeaker service speaks in the worker

@@ -58,7 +58,7 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
-        datadir=str(settings.run_dir / "faust" / "{appid}-data"),  # not the current directory
+        datadir=str(settings.run_dir / "faust" / f"{settings.app_id}-data"),  # not the current directory
         processing_guarantee="at_least_once",
         web_enabled=False,
         table_standby_replicas=0,

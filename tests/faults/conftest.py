@@ -147,3 +147,4 @@ def control_room(site, private_redis, tmp_path_factory):
     app = create_control_app(site, users, lambda channel, key, value: published.append((channel, key, value)),
                              private_redis, folder / "evidence")
     return ControlRoom(app, users, tokens, private_redis, published, folder / "users.yaml")
+

@@ -54,11 +54,13 @@ def internal_topics(app_id: str) -> dict[str, TopicSpec]:
 
 def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None) -> faust.App:
     specs = {**load_topics(), **internal_topics(settings.app_id)}
+    datadir = settings.run_dir / "faust" / f"{settings.app_id}-data"  # not the current directory
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
-        datadir=str(settings.run_dir / "faust" / f"{settings.app_id}-data"),  # not the current directory
+        datadir=str(datadir),
         processing_guarantee="at_least_once",
         web_enabled=False,
         table_standby_replicas=0,

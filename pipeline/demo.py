@@ -136,7 +136,7 @@ def run_demo(settings: Settings, timeout_s: float = 180.0, keep_infra: bool = Fa
     others = [c for c in site.cameras if c.id != facade.id]
 
     was_running = {name for name, state in services.status(settings).items() if state.startswith("running")}
-    worker = watcher = None
+    worker = watcher = speakers = None
     counts: Counter[str] = Counter()
     log_path = settings.run_dir / "logs" / "demo-worker.log"
     ok = False
@@ -146,6 +146,7 @@ def run_demo(settings: Settings, timeout_s: float = 180.0, keep_infra: bool = Fa
         from pipeline.topics_admin import apply_topics
 
         apply_topics(settings.kafka_bootstrap)
+        speakers = _start_speakers(site, settings)
         say(f"starting a worker (log: {log_path})")
         worker = _start_worker(settings, log_path)
         _wait_worker_ready(settings, worker, log_path)
@@ -174,9 +175,12 @@ def run_demo(settings: Settings, timeout_s: float = 180.0, keep_infra: bool = Fa
         clearing = load_readings(smoke_file, Mapping(**mapping, skip=SMOKE_ALARM_CLEARS[0], limit=SMOKE_ALARM_CLEARS[1]))
         counts["readings"] += send_readings(settings, clearing, speed=10).acked
 
-        wanted = [("device_offline", "open", facade.id), ("device_offline", "resolved", facade.id),
-                  ("smoke_alarm", "open", smoke.id), ("smoke_alarm", "resolved", smoke.id)]
+        wanted = [("thrown_object", "open", facade.id), ("device_offline", "open", facade.id),
+                  ("device_offline", "resolved", facade.id), ("smoke_alarm", "open", smoke.id),
+                  ("smoke_alarm", "resolved", smoke.id)]
         ok = _wait_for(watcher, wanted, timeout_s)
+        if watcher.has("thrown_object", "open", facade.id):
+            ok = _control_room(settings, site, watcher) and ok
         if not ok:
             missing = [w for w in wanted if not watcher.has(*w)]
             click.secho(f"did not see within {timeout_s:g} s: {missing}; see {log_path}", fg="yellow", err=True)
@@ -190,12 +194,64 @@ def run_demo(settings: Settings, timeout_s: float = 180.0, keep_infra: bool = Fa
             watcher.stopping.set()
             watcher.join(timeout=5)
         _stop_worker(worker)
+        if speakers is not None:
+            _report_speakers(speakers)
+            speakers.stop()
         if not keep_infra:
             started_here = [n for n in services.services(settings) if n not in was_running]
             if started_here:
                 services.down(settings, started_here)
     _summary(counts, watcher, stats, time.monotonic() - started_at, was_running, keep_infra)
     return 0 if ok else 1
+
+
+def _start_speakers(site, settings: Settings):
+    """The speaker simulator where the demo site's loudspeakers point, keeping the WAVs it is sent."""
+    from urllib.parse import urlparse
+
+    from pipeline.broadcast.simulator import serve_in_thread
+
+    ports = {urlparse(s.endpoint).port for s in site.speakers if urlparse(s.endpoint).hostname == "127.0.0.1"}
+    if len(ports) != 1:
+        return None
+    store = settings.run_dir / "speakers"
+    try:
+        running = serve_in_thread(ports.pop(), store_dir=store)
+    except RuntimeError as exc:
+        click.secho(f"    speaker simulator not started ({exc}); warnings will be retried and reported", fg="yellow",
+                    err=True)
+        return None
+    say(f"speaker simulator on {running.url} (WAVs kept in {store})")
+    return running
+
+
+def _report_speakers(speakers) -> None:
+    for speaker, items in sorted(speakers.app.state.received.items()):
+        spoken = ", ".join(f"{r['priority']} {r['duration_s']:.1f} s at volume {r['volume']}" for r in items)
+        click.echo(f"  loudspeaker {speaker}: {len(items)} played ({spoken})", err=True)
+
+
+def _control_room(settings: Settings, site, watcher: AlertWatcher) -> bool:
+    """Work the thrown-object alert as the control room would: acknowledge, assign a guard, resolve."""
+    from pipeline.demo_control import ControlRoom
+
+    alert = next(a for a in reversed(watcher.seen) if a.type == "thrown_object")
+    floor, column = alert.details.get("floor"), alert.details.get("column")
+    say(f"control room: an operator works alert {alert.id} (floor {floor}, column {column}) through the API")
+    room = ControlRoom(settings, site)
+    try:
+        lines = room.work(alert.id, [
+            ("acknowledge", {"note": f"clip checked: object fell from floor {floor}, column {column}"}),
+            ("assign", {"assignee": "guard-wang", "note": "check the ground and the flat"}),
+            ("resolve", {"note": "flower pot from a balcony; resident warned, area swept"})])
+    except (TimeoutError, OSError) as exc:
+        click.secho(f"control room step failed: {exc}", fg="yellow", err=True)
+        return False
+    finally:
+        room.close()
+    for line in lines:
+        click.echo(f"    {line}", err=True)
+    return True
 
 
 def _summary(counts, watcher, stats, seconds, was_running, keep_infra) -> None:

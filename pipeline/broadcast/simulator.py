@@ -13,17 +13,16 @@ and `.stop()`.
 """
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from pipeline.broadcast.tts import wav_stats
+from pipeline.serving import Running
+from pipeline.serving import serve_in_thread as serve_app
 
 
 def create_app(store_dir: str | Path | None = None) -> FastAPI:
@@ -106,39 +105,6 @@ def create_app(store_dir: str | Path | None = None) -> FastAPI:
     return app
 
 
-@dataclass
-class Running:
-    url: str
-    port: int
-    server: uvicorn.Server
-    thread: threading.Thread
-    app: FastAPI
-
-    def speaker_url(self, speaker: str) -> str:
-        return f"{self.url}/speakers/{speaker}"
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout_s)
-
-
 def serve_in_thread(port: int = 0, store_dir: str | Path | None = None, startup_timeout_s: float = 10.0) -> Running:
     """Run the simulator on 127.0.0.1:`port` (0: any free port) in a daemon thread; returns once it listens."""
-    app = create_app(store_dir)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                            lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"speaker-sim-{port}",
-                              daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout_s
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"speaker simulator did not start on 127.0.0.1:{port}")
-        time.sleep(0.02)
-    return Running(f"http://127.0.0.1:{port}", port, server, thread, app)
+    return serve_app(create_app(store_dir), port, "speaker simulator", startup_timeout_s)

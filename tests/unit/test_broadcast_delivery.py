@@ -46,7 +46,7 @@ PLAY = Play("cmd-1", "spk-1", "fire_lane", 40, 1, (("消防通道", "cmn"),), pr
 
 def test_success_is_stored_with_headers(sim):
     sleeps = []
-    result = deliver(sim.speaker_url("spk-1"), tone(1.0), headers_for(PLAY), 5, 1.0, sleep=sleeps.append)
+    result = deliver(f"{sim.url}/speakers/spk-1", tone(1.0), headers_for(PLAY), 5, 1.0, sleep=sleeps.append)
     assert result.ok and result.attempts == 1 and sleeps == []
     [rec] = httpx.get(f"{sim.url}/speakers/spk-1/received").json()
     assert rec["command_id"] == "cmd-1" and rec["priority"] == "fire_lane" and rec["volume"] == 40
@@ -58,7 +58,7 @@ def test_success_is_stored_with_headers(sim):
 def test_retries_with_doubling_backoff_then_succeeds(sim):
     httpx.post(f"{sim.url}/control/fail", params={"speaker": "spk-1", "count": 3})
     sleeps = []
-    result = deliver(sim.speaker_url("spk-1"), tone(0.6), headers_for(PLAY), 5, 1.0, sleep=sleeps.append)
+    result = deliver(f"{sim.url}/speakers/spk-1", tone(0.6), headers_for(PLAY), 5, 1.0, sleep=sleeps.append)
     assert result.ok and result.attempts == 4 and sleeps == [1.0, 2.0, 4.0]
     assert len(httpx.get(f"{sim.url}/speakers/spk-1/received").json()) == 1
 
@@ -66,7 +66,7 @@ def test_retries_with_doubling_backoff_then_succeeds(sim):
 def test_gives_up_after_max_attempts(sim):
     httpx.post(f"{sim.url}/control/fail", params={"speaker": "spk-1", "count": 10})
     sleeps = []
-    result = deliver(sim.speaker_url("spk-1"), tone(0.6), headers_for(PLAY), 5, 1.0, sleep=sleeps.append)
+    result = deliver(f"{sim.url}/speakers/spk-1", tone(0.6), headers_for(PLAY), 5, 1.0, sleep=sleeps.append)
     assert not result.ok and result.attempts == 5 and "503" in result.error and sleeps == [1, 2, 4, 8]
     assert httpx.get(f"{sim.url}/speakers/spk-1/received").json() == []
 
@@ -79,7 +79,7 @@ def test_unreachable_endpoint_is_retried_then_fails():
 
 def test_client_error_is_not_retried(sim):
     sleeps = []
-    result = deliver(sim.speaker_url("spk-1"), b"not a wav", {"X-Command-Id": "c"}, 5, 1.0, sleep=sleeps.append)
+    result = deliver(f"{sim.url}/speakers/spk-1", b"not a wav", {"X-Command-Id": "c"}, 5, 1.0, sleep=sleeps.append)
     assert not result.ok and result.attempts == 1 and result.status_code == 400 and sleeps == []
 
 
@@ -116,7 +116,7 @@ def test_end_to_end_policy_tts_delivery(sim, tmp_path):
     from pipeline.broadcast.tts import TTS, render_play
     from pipeline.messages import BroadcastCommand
 
-    spk = SPK.model_copy(update={"endpoint": sim.speaker_url("spk-1")})
+    spk = SPK.model_copy(update={"endpoint": f"{sim.url}/speakers/spk-1"})
     cfg, tts, now = BroadcastConfig(), TTS(tmp_path), 1_800_000_000.0  # 2027-01-15 16:00 Asia/Shanghai
     command = BroadcastCommand(id="e2e-1", speaker="spk-1", priority="fire_lane", text_zh="消防通道禁止停车",
                                text_en="No parking in the fire lane", issued_at=now)

@@ -196,9 +196,9 @@ def check_intake(site, key, hdrs, value, allowed, mode):
 @fuzz("frames")
 @given(case=frame_cases(), mode=st.sampled_from(MODES))
 def test_intake_frame_refuses_bad_frames_with_a_reason(site, case, mode):
-    record("frames")
     kind, key, hdrs, value, allowed, _size = case
     assume(not _known_crash(hdrs))
+    record("frames")
     with timed("frames"):
         check_intake(site, key, hdrs, value, allowed, mode)
         # the stream goes on: a good frame right after is accepted
@@ -221,9 +221,9 @@ async def _never_active(_alert_id):
 @given(case=frame_cases(), offset=st.integers(0, 2 ** 62))
 def test_frames_handler_dead_letters_every_refused_frame(site, case, offset):
     """The frames agent's handler (no vision core: validate-only decode): one dead letter or one counted frame."""
-    record("frames.runtime")
     kind, key, hdrs, value, allowed, _size = case
     assume(not _known_crash(hdrs))
+    record("frames.runtime")
     send = Recorder()
     runtime = Runtime(site, send, WorkerStats("fuzz"), _never_active)
     message = SimpleNamespace(key=key, headers=hdrs, topic="sca.camera-frames.v1", partition=0, offset=offset)

@@ -216,8 +216,8 @@ ITEM = st.one_of(GOOD.map(lambda d: ("good", d)),
                  GOOD.map(lambda d: ("unknown", {**d, "device": "nobody-1"})),
                  GOOD.map(lambda d: ("wrong_type", {**d, "type": "water" if d["type"] != "water" else "gas"})),
                  st.tuples(st.just("bad"), st.one_of(json_scalar, st.lists(json_any, max_size=2))),
-                 st.tuples(st.sampled_from(FIELDS), BAD_FIELD_VALUE).flatmap(
-                     lambda fv: GOOD.map(lambda d: ("maybe", {**d, fv[0]: fv[1]}))))
+                 st.tuples(st.sampled_from(FIELDS), BAD_FIELD_VALUE, GOOD).map(
+                     lambda fvd: ("maybe", {**fvd[2], fvd[0]: fvd[1]})))
 SHAPE = st.sampled_from(["list", "wrapped", "single", "wrapped_extra", "scalar"])
 
 

@@ -170,11 +170,11 @@ def frame_cases(draw):
 
 
 def _known_crash(hdrs) -> bool:
-    """A `v` header of Unicode digits int() does not take (see the xfail test below): kept out of the fuzz run
-    so it stays green until that is fixed; remove this once it is."""
+    """A `v` header of digits int() does not take (Unicode digits, more than 4300 digits; see the xfail test
+    below): kept out of the fuzz run so it stays green until that is fixed; remove this once it is."""
     for name, raw in (hdrs.items() if isinstance(hdrs, dict) else hdrs or []):
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        if name == "v" and text.isdigit() and not text.isascii():
+        if name == "v" and text.isdigit() and (not text.isascii() or len(text) > 4300):
             return True
     return False
 
@@ -303,9 +303,10 @@ def test_a_frame_with_a_huge_sequence_number_does_not_stop_device_health(site):
 
 
 @pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="parse_headers: '²'.isdigit() is True but int('²') raises ValueError, which is not a "
-                          "BadMessage: Runtime.on_frame does not catch it and the frames agent crashes")
-@pytest.mark.parametrize("version", ["²".encode(), "³".encode(), "①".encode()])
+                   reason="parse_headers (frames.py:52) calls int() on any v header that isdigit(): '²' and a "
+                          "5000-digit number raise ValueError (not a BadMessage); Runtime.on_frame does not catch "
+                          "it and the frames agent crashes")
+@pytest.mark.parametrize("version", ["²".encode(), "³".encode(), "①".encode(), b"9" * 5000])
 def test_a_version_header_of_unicode_digits_is_a_dead_letter(site, version):
     send = Recorder()
     runtime = Runtime(site, send, WorkerStats("fuzz"), _never_active)

@@ -227,6 +227,8 @@ def proc_times(pid: int) -> tuple[float, float] | None:
         try:
             proc = psutil.Process(pid)
             with proc.oneshot():
+                if proc.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped
+                    return None
                 times = proc.cpu_times()
                 return times.user + times.system, proc.memory_info().rss / 2**20
         except (psutil.Error, ValueError):
@@ -234,6 +236,8 @@ def proc_times(pid: int) -> tuple[float, float] | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] in ("Z", "X"):  # exited, not yet reaped
+            return None
         cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
         rss = 0.0
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -138,6 +138,8 @@ def plot(out_dir: Path) -> Path:
     for key, label in (("w1_cpu", "worker 1"), ("w2_cpu", "worker 2"), ("producer_cpu", "producer"),
                        ("kafka_cpu", "Kafka"), ("redis_cpu", "Redis")):
         ax.plot(t, [r[key] for r in rows], label=label, linewidth=1)
+    ax.plot(t, [r.get("others_cpu", math.nan) for r in rows], label="other jobs on the machine", color="grey",
+            linewidth=1)
     ax.plot(t, [r["sys_cpu_pct"] * (os.cpu_count() or 1) for r in rows], label="whole machine (100% = one core)", color="black",
             linewidth=0.8, alpha=0.6)
     ax.set_ylabel("CPU % (100 = one core)")

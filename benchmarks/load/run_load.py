@@ -405,6 +405,9 @@ class Monitor(threading.Thread):
                          ("redis", self.infra.get("redis"))):
             cpu, rss = self._cpu(key, pid, dt)
             row[f"{key}_cpu"], row[f"{key}_rss_mb"] = round(cpu, 1), round(rss, 1)
+        ours = [row[k] for k in ("w1_cpu", "w2_cpu", "producer_cpu", "kafka_cpu", "redis_cpu") if not math.isnan(row[k])]
+        # everything else on the machine (other people's jobs, mosquitto, this monitor), 100 = one core
+        row["others_cpu"] = round(max(0.0, sys_cpu * (os.cpu_count() or 1) - sum(ours)), 1)
         row["alerts_seen"] = self.watcher.records
         row["latencies"] = len(self.watcher.latencies)
         return row
@@ -625,6 +628,7 @@ def analyse_phase(args, n: int, duration_s: float, rows: list[dict], watcher: Al
         "kafka_cpu_pct": _stats(rows, "kafka_cpu", 0, end), "kafka_rss_mb": _stats(rows, "kafka_rss_mb", 0, end),
         "redis_cpu_pct": _stats(rows, "redis_cpu", 0, end),
         "system_cpu_pct": _stats(rows, "sys_cpu_pct", 0, end), "load1": _stats(rows, "load1", 0, end),
+        "others_cpu_pct": _stats(rows, "others_cpu", 0, end),
         "producer": {k: final.get(k) for k in ("frames", "readings", "acked", "failed", "max_behind_s", "late",
                                                "errors")},
         "alert_records": dict(sorted(watcher.types.items())),
@@ -678,7 +682,7 @@ TIMELINE_COLUMNS = ["phase", "n", "t", "load1", "sys_cpu_pct", "produced_frames"
                     "producer_behind_s", "frames_end", "frames_lag", "readings_end", "readings_lag",
                     "w1_frames", "w2_frames", "w1_readings", "w2_readings", "w1_alert_signals", "w2_alert_signals",
                     "w1_cpu", "w1_rss_mb", "w2_cpu", "w2_rss_mb", "producer_cpu", "producer_rss_mb",
-                    "kafka_cpu", "kafka_rss_mb", "redis_cpu", "redis_rss_mb",
+                    "kafka_cpu", "kafka_rss_mb", "redis_cpu", "redis_rss_mb", "others_cpu",
                     "w1_frames_parts", "w1_readings_parts", "w1_all_parts",
                     "w2_frames_parts", "w2_readings_parts", "w2_all_parts", "alerts_seen", "latencies"]
 
@@ -715,7 +719,7 @@ def print_table(summary: dict) -> None:
 
     rows = [("phase", "N", "offered fps", "sent fps", "processed fps", "sustained", "frames lag slope/end/max",
              "latency p50/p99 ms (n)", "worker CPU% mean/peak", "worker RSS MB mean/peak", "producer CPU%",
-             "kafka CPU%", "load1 mean/max")]
+             "kafka CPU%", "other jobs CPU%", "load1 mean/max")]
     for ph in summary["phases"]:
         fl, lat = ph["frames_lag"], ph["latency_ms"]
         rows.append((ph["phase"], str(ph["n"]), f"{ph['offered_fps']:.0f}", f"{ph['produced_fps']:.1f}",
@@ -725,6 +729,7 @@ def print_table(summary: dict) -> None:
                      f"{ph['worker_cpu_pct']['mean']:.0f} / {ph['worker_cpu_pct']['peak']:.0f}",
                      f"{ph['worker_rss_mb']['mean']:.0f} / {ph['worker_rss_mb']['peak']:.0f}",
                      f"{ph['producer_cpu_pct']['mean']:.0f}", f"{ph['kafka_cpu_pct']['mean']:.0f}",
+                     f"{ph['others_cpu_pct']['mean']:.0f}",
                      f"{ph['load1']['mean']:.2f} / {ph['load1']['peak']:.2f}"))
     print(table(rows))
     for ph in summary["phases"]:
@@ -740,7 +745,11 @@ def print_table(summary: dict) -> None:
                   f"{fo.get('lag_limit_msgs'):.0f} after {fo.get('lag_recovered_after_s')} s; worker 2 "
                   f"{fo.get('w2_fps_after_stop')} frames/s after the stop; latency after stop p50/p99 "
                   f"{fo.get('latency_after_stop_ms', {}).get('p50')} / {fo.get('latency_after_stop_ms', {}).get('p99')} ms")
-    print(f"largest sustained N: {summary['largest_sustained_n']}")
+    if summary.get("search"):
+        print(f"largest sustained N: {summary['largest_sustained_n']} (tried "
+              + ", ".join(f"N={x['n']} {'yes' if x['sustained'] else 'no'}" for x in summary["search"]["tried"]) + ")")
+    else:
+        print("no search (--n): largest sustained N not measured in this run")
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -798,7 +807,7 @@ def main(argv: list[str] | None = None) -> int:
         write_outputs(out, summary, phases)
 
     if args.n:
-        summary["search"] = None
+        summary["search"] = None  # no search: the largest sustained N is not known from this run
         best = args.n
     else:
         def step(n: int) -> bool:
@@ -812,7 +821,7 @@ def main(argv: list[str] | None = None) -> int:
         best = found.largest_sustained
         if found.tried and found.tried[-1][1]:
             summary["search"]["note"] = "every candidate was sustained: the largest N is at least the last one"
-    summary["largest_sustained_n"] = best
+    summary["largest_sustained_n"] = None if args.n else best
     if not args.no_soak:
         n = max(1, best)
         if best == 0:

@@ -25,7 +25,7 @@ def dead_letter(exc: BadMessage, *, topic: str, partition: int, offset: int, key
     return DeadLetter(
         reason=exc.reason,
         error=exc.error[:4000],
-        source_topic=topic,
+        source_topic=topic[:249],  # an MQTT topic can be longer than a Kafka one; the letter must still be written
         partition=max(partition, 0),
         offset=max(offset, 0),
         key_b64=_b64(key),

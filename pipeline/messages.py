@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
+MAX_CLOCK_AHEAD_S = 600.0  # a device timestamp this far ahead of the receiver's clock is wrong, not early
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
 EpochSeconds = Annotated[float, Field(ge=946684800.0, le=4102444800.0, description="Unix time in seconds (UTC)")]
@@ -28,7 +29,7 @@ class FrameHeaders(Message):
 
     camera: Identifier
     ts: EpochSeconds = Field(description="capture time")
-    seq: int = Field(ge=0, description="frame sequence number, increasing per camera")
+    seq: int = Field(ge=0, le=2**63 - 1, description="frame sequence number, increasing per camera")
     width: int = Field(gt=0, le=16384)
     height: int = Field(gt=0, le=16384)
     content_type: Literal["image/jpeg"] = "image/jpeg"

@@ -13,7 +13,9 @@ the action. Every change is audited (who, role, what, target, when) on `sca.audi
 from __future__ import annotations
 
 import asyncio
+import logging
 import mimetypes
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -24,10 +26,12 @@ import orjson
 import redis
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.alerts import silences as silence_store
 from pipeline.alerts.manager import check_action
@@ -35,7 +39,7 @@ from pipeline.alerts.store import CHANGES, AlertReader
 from pipeline.config import Site
 from pipeline.control.users import Role, User, UserBook
 from pipeline.devices import DEVICES, device_health, readings_around
-from pipeline.messages import Alert, AlertAction, AuditRecord, Silence
+from pipeline.messages import Alert, AlertAction, AuditRecord, EpochSeconds, Silence
 
 AUDIT = "sca:audit"
 AUDIT_MAX = 100_000
@@ -58,7 +62,7 @@ class NewSilence(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     matchers: dict[Literal["type", "site", "location", "device"], Annotated[str, Field(min_length=1, max_length=256)]] \
         = Field(min_length=1)
-    starts_at: float | None = Field(default=None, description="Unix seconds; default now")
+    starts_at: EpochSeconds | None = Field(default=None, description="Unix seconds; default now")
     duration_s: float = Field(gt=0, le=30 * 86400, description="how long the silence lasts")
     comment: str = Field(min_length=1, max_length=1000, description="why: shown to every operator")
 
@@ -74,6 +78,8 @@ ACTIONS = {"acknowledge": "acknowledge", "assign": "assign", "resolve": "resolve
 
 def create_control_app(site: Site, users: UserBook, publish: Publish, redis_url: str, evidence_dir: Path) -> FastAPI:
     app = FastAPI(title="Smart-community control room", version="1", description=__doc__)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    redact_tokens_in_access_log()
     client = redis.Redis.from_url(redis_url)
     reader = AlertReader(redis_url)
     bearer = HTTPBearer(auto_error=False)
@@ -203,8 +209,12 @@ def create_control_app(site: Site, users: UserBook, publish: Publish, redis_url:
     @app.post("/v1/silences", status_code=201, tags=["silences"])
     def create_silence(body: NewSilence, user: User = Depends(admin)) -> dict:
         starts = body.starts_at or time.time()
-        silence = Silence(id=f"silence-{uuid.uuid4().hex[:12]}", matchers=body.matchers, starts_at=starts,
-                          ends_at=starts + body.duration_s, created_by=user.name, comment=body.comment)
+        try:
+            silence = Silence(id=f"silence-{uuid.uuid4().hex[:12]}", matchers=body.matchers, starts_at=starts,
+                              ends_at=starts + body.duration_s, created_by=user.name, comment=body.comment)
+        except ValidationError as exc:
+            raise HTTPException(422, [{"loc": ["body", "duration_s"], "msg": e["msg"], "type": e["type"]}
+                                      for e in exc.errors()]) from None
         publish("silences", silence.id.encode(), silence.model_dump_json().encode())
         silence_store.put(client, silence)
         audit(user, "silence.create", silence.id, matchers=body.matchers, duration_s=body.duration_s)
@@ -255,6 +265,32 @@ def create_control_app(site: Site, users: UserBook, publish: Publish, redis_url:
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     return app
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 with the raw input made printable: a body that is not UTF-8 must be a 422, not a 500."""
+    errors = [{**e, "input": repr(e["input"])[:200] if isinstance(e.get("input"), (bytes, bytearray)) else e.get("input")}
+              for e in exc.errors()]
+    return JSONResponse({"detail": jsonable_encoder(errors, custom_encoder={bytes: repr})}, status_code=422)
+
+
+class _RedactTokens(logging.Filter):
+    """`?token=` (for EventSource and <img>) must not reach the access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(TOKEN_IN_URL.sub(r"\1token=<redacted>", a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
+TOKEN_IN_URL = re.compile(r"([?&])token=[^&\s]*")
+
+
+def redact_tokens_in_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactTokens) for f in access.filters):
+        access.addFilter(_RedactTokens())
 
 
 def _counts(alerts: list[dict]) -> dict:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from pipeline.config import Site
 from pipeline.deadletters import BadMessage
 from pipeline.messages import SensorReading
-from pipeline.readings import check_device
+from pipeline.readings import check_clock, check_device
 
 MAX_BATCH = 1000
 
@@ -72,9 +72,11 @@ def validate_payload(site: Site, payload: bytes, device_from_topic: str | None =
             continue
         try:
             check_device(site, reading)
+            check_clock(reading)
         except BadMessage as exc:
             reason = exc.reason if exc.reason == "unknown_device" and not problems else reason
-            problems.append(Problem(index, "device" if exc.reason == "unknown_device" else "type", exc.error))
+            field = {"unknown_device": "device", "bad_timestamp": "ts"}.get(exc.reason, "type")
+            problems.append(Problem(index, field, exc.error))
             continue
         readings.append(reading)
     if problems:

@@ -21,7 +21,7 @@ from pipeline.stats import WorkerStats
 
 from .conftest import fuzz, record, timed
 
-T0 = 1.8e9
+T0 = 1.7e9
 ident = st.text("abcdefxyz0123456789-_.:", min_size=1, max_size=20).map(lambda s: "a" + s)
 epoch = st.floats(946684800.0, 4102444800.0)
 finite = st.floats(allow_nan=False, allow_infinity=False)

@@ -30,7 +30,7 @@ from pipeline.control.users import UserBook
 from pipeline.messages import Alert, EvidenceRef
 from pipeline.settings import REPO_ROOT
 from tests.conftest import DATA
-from tests.integration.kafka_io import produce, wait_for
+from tests.integration.kafka_io import produce
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SCREENSHOT = REPO_ROOT / "build" / "screenshots" / "control-room-board.png"

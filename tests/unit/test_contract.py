@@ -11,26 +11,26 @@ from pipeline.messages import (Alert, AlertAction, AlertUpdate, AuditRecord, Sil
                                SensorReading, VisionEvent)
 
 SAMPLES = {
-    "frames": FrameHeaders(camera="cam-1", ts=1.8e9, seq=3, width=640, height=480),
-    "readings": SensorReading(device="smoke-1", type="smoke", ts=1.8e9, values={"temp_c": 21.5}, alarm=True),
-    "vision_events": VisionEvent(id="ev-1", type="thrown_object", camera="cam-1", ts=1.8e9, t_start=1.8e9,
+    "frames": FrameHeaders(camera="cam-1", ts=1.7e9, seq=3, width=640, height=480),
+    "readings": SensorReading(device="smoke-1", type="smoke", ts=1.7e9, values={"temp_c": 21.5}, alarm=True),
+    "vision_events": VisionEvent(id="ev-1", type="thrown_object", camera="cam-1", ts=1.7e9, t_start=1.7e9,
                                  confidence=0.9, details={"floor": 7}),
     "alerts": Alert(id="a-1", type="sensor_alarm", severity="high", site="s", device="smoke-1",
-                    started_at=1.8e9, updated_at=1.8e9,
+                    started_at=1.7e9, updated_at=1.7e9,
                     evidence=[{"kind": "image", "uri": "evidence/a.jpg", "content_type": "image/jpeg"}]),
     "alert_signals": Alert(id="a-1", type="sensor_alarm", severity="high", site="s", device="smoke-1",
-                           started_at=1.8e9, updated_at=1.8e9),
+                           started_at=1.7e9, updated_at=1.7e9),
     "alert_actions": AlertAction(id="act-1", alert_id="a-1", fingerprint="f" * 20, action="assign", by="guard",
-                                 at=1.8e9, assignee="grid-li", note="on my way"),
-    "silences": Silence(id="s-1", matchers={"type": "smoke_*"}, starts_at=1.8e9, ends_at=1.8e9 + 3600,
+                                 at=1.7e9, assignee="grid-li", note="on my way"),
+    "silences": Silence(id="s-1", matchers={"type": "smoke_*"}, starts_at=1.7e9, ends_at=1.7e9 + 3600,
                         created_by="admin"),
-    "audit": AuditRecord(id="au-1", user="admin", role="admin", action="silence.create", target="s-1", at=1.8e9),
-    "alert_updates": AlertUpdate(id="u-1", alert_id="a-1", action="opened", status="open", at=1.8e9, by="system"),
+    "audit": AuditRecord(id="au-1", user="admin", role="admin", action="silence.create", target="s-1", at=1.7e9),
+    "alert_updates": AlertUpdate(id="u-1", alert_id="a-1", action="opened", status="open", at=1.7e9, by="system"),
     "broadcast_commands": BroadcastCommand(id="b-1", speaker="spk-1", priority="fire_lane", text_zh="请驶离",
-                                           issued_at=1.8e9),
-    "broadcast_acks": BroadcastAck(command_id="b-1", speaker="spk-1", status="delivered", at=1.8e9),
+                                           issued_at=1.7e9),
+    "broadcast_acks": BroadcastAck(command_id="b-1", speaker="spk-1", status="delivered", at=1.7e9),
     "dead_letters": DeadLetter(reason="bad_json", error="x", source_topic="t", partition=0, offset=1,
-                               value_b64="e30=", at=1.8e9),
+                               value_b64="e30=", at=1.7e9),
 }
 
 
@@ -91,7 +91,7 @@ def test_schema_and_python_reject_the_same_bad_readings(mutate):
 
 def test_python_rejects_non_finite_numbers():
     with pytest.raises(ValidationError):
-        SensorReading(device="d", type="heat", ts=1.8e9, values={"t": float("nan")})
+        SensorReading(device="d", type="heat", ts=1.7e9, values={"t": float("nan")})
 
 
 def test_asyncapi_document_is_version_3_and_refs_resolve():

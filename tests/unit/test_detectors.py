@@ -9,35 +9,35 @@ def reading(ts, alarm, device="smoke-t1"):
 
 def test_alarm_opens_one_alert_per_episode_and_resolves_it(site):
     sensor = site.sensor("smoke-t1")
-    first = alarm_flag.on_reading(site, sensor, reading(1.8e9, True), None)
+    first = alarm_flag.on_reading(site, sensor, reading(1.7e9, True), None)
     assert first.changed and len(first.alerts) == 1
     opened = first.alerts[0]
     assert opened.status.value == "open" and opened.severity.value == "high"
-    again = alarm_flag.on_reading(site, sensor, reading(1.8e9, True), first.episode)  # redelivered
-    later = alarm_flag.on_reading(site, sensor, reading(1.8e9 + 5, True), first.episode)
+    again = alarm_flag.on_reading(site, sensor, reading(1.7e9, True), first.episode)  # redelivered
+    later = alarm_flag.on_reading(site, sensor, reading(1.7e9 + 5, True), first.episode)
     assert again.alerts == [] and later.alerts == [] and not later.changed
-    cleared = alarm_flag.on_reading(site, sensor, reading(1.8e9 + 9, False), first.episode)
+    cleared = alarm_flag.on_reading(site, sensor, reading(1.7e9 + 9, False), first.episode)
     assert cleared.episode is None
     (resolved,) = cleared.alerts
-    assert resolved.id == opened.id and resolved.status.value == "resolved" and resolved.ended_at == 1.8e9 + 9
+    assert resolved.id == opened.id and resolved.status.value == "resolved" and resolved.ended_at == 1.7e9 + 9
     assert resolved.details == opened.details
 
 
 def test_same_first_alarm_always_gives_the_same_id(site):
     sensor = site.sensor("smoke-t1")
-    a = alarm_flag.on_reading(site, sensor, reading(1.8e9, True), None).alerts[0]
-    b = alarm_flag.on_reading(site, sensor, reading(1.8e9, True), None).alerts[0]
-    c = alarm_flag.on_reading(site, sensor, reading(1.8e9 + 1, True), None).alerts[0]
+    a = alarm_flag.on_reading(site, sensor, reading(1.7e9, True), None).alerts[0]
+    b = alarm_flag.on_reading(site, sensor, reading(1.7e9, True), None).alerts[0]
+    c = alarm_flag.on_reading(site, sensor, reading(1.7e9 + 1, True), None).alerts[0]
     assert a.id == b.id != c.id
 
 
 def test_readings_without_flag_or_older_than_episode_change_nothing(site):
     sensor = site.sensor("smoke-t1")
-    episode = {"started_ts": 1.8e9, "values": {}}
-    assert alarm_flag.on_reading(site, sensor, reading(1.8e9 + 1, None), episode).alerts == []
-    late = alarm_flag.on_reading(site, sensor, reading(1.8e9 - 10, False), episode)
+    episode = {"started_ts": 1.7e9, "values": {}}
+    assert alarm_flag.on_reading(site, sensor, reading(1.7e9 + 1, None), episode).alerts == []
+    late = alarm_flag.on_reading(site, sensor, reading(1.7e9 - 10, False), episode)
     assert late.alerts == [] and late.episode == episode
-    assert alarm_flag.on_reading(site, sensor, reading(1.8e9, False), None).alerts == []
+    assert alarm_flag.on_reading(site, sensor, reading(1.7e9, False), None).alerts == []
 
 
 def test_stale_devices_and_never_seen_ones():
@@ -61,13 +61,13 @@ def test_sensor_offline_after_three_reporting_intervals_unless_overridden(site, 
 
 
 def test_offline_alert_and_its_resolution_share_an_id(site):
-    raised = liveness.offline_alert(site, "camera", "cam-t1", 1.8e9 + 100, 3.0, worker_started=1.8e9 + 50)
-    assert raised.type == "device_offline" and raised.started_at == 1.8e9 + 103 and raised.location == "test gate"
-    assert liveness.came_back(1.8e9 + 100, now=1.8e9 + 120, timeout_s=3.0, worker_started=1.8e9 + 50)
-    assert not liveness.came_back(1.8e9 + 100, now=1.8e9 + 102, timeout_s=3.0, worker_started=1.8e9 + 50)
-    back = liveness.back_online(site, "camera", "cam-t1", 1.8e9 + 100, 3.0, 1.8e9 + 50, now=1.8e9 + 120)
-    assert back.id == raised.id and back.status.value == "resolved" and back.ended_at == 1.8e9 + 120
-    other = liveness.offline_alert(site, "camera", "cam-t1", 1.8e9 + 101, 3.0, worker_started=1.8e9 + 50)
+    raised = liveness.offline_alert(site, "camera", "cam-t1", 1.7e9 + 100, 3.0, worker_started=1.7e9 + 50)
+    assert raised.type == "device_offline" and raised.started_at == 1.7e9 + 103 and raised.location == "test gate"
+    assert liveness.came_back(1.7e9 + 100, now=1.7e9 + 120, timeout_s=3.0, worker_started=1.7e9 + 50)
+    assert not liveness.came_back(1.7e9 + 100, now=1.7e9 + 102, timeout_s=3.0, worker_started=1.7e9 + 50)
+    back = liveness.back_online(site, "camera", "cam-t1", 1.7e9 + 100, 3.0, 1.7e9 + 50, now=1.7e9 + 120)
+    assert back.id == raised.id and back.status.value == "resolved" and back.ended_at == 1.7e9 + 120
+    other = liveness.offline_alert(site, "camera", "cam-t1", 1.7e9 + 101, 3.0, worker_started=1.7e9 + 50)
     assert other.id != raised.id
 
 

@@ -6,7 +6,7 @@ from pipeline.messages import Alert, BroadcastCommand
 from pipeline.vision.firelane import dwell
 from pipeline.vision.firelane.outputs import TEXT_ZH, messages
 
-T0 = 1.8e9
+T0 = 1.7e9
 ZONE = ZoneConfig(id="lane-a", kind="fire_lane", camera="cam-1", polygon=[(0, 0), (100, 0), (100, 100)],
                   grace_s=60, rebroadcast_s=60, max_broadcasts=3, clear_s=10, speaker="spk-1")
 CAR = dwell.Sighting((100.0, 200.0, 180.0, 260.0), "car", 0.9, track=7)

@@ -7,7 +7,7 @@ from pipeline.gateway.batch import BatchRejected, validate_payload
 from pipeline.gateway.http_api import MAX_BODY_BYTES, create_http_app
 
 
-def reading(device="smoke-t1", ts=1.8e9, **over):
+def reading(device="smoke-t1", ts=1.7e9, **over):
     return {"device": device, "type": "smoke", "ts": ts, "values": {"o": 1.0}, "alarm": False, **over}
 
 

@@ -6,7 +6,7 @@ from pipeline.readings import parse_reading
 
 
 def good(**over):
-    doc = {"device": "smoke-t1", "type": "smoke", "ts": 1.8e9, "values": {"obscuration": 0.4}, "alarm": True}
+    doc = {"device": "smoke-t1", "type": "smoke", "ts": 1.7e9, "values": {"obscuration": 0.4}, "alarm": True}
     doc.update(over)
     return orjson.dumps(doc)
 

@@ -35,7 +35,7 @@ def make_runtime(site):
 def test_redelivered_alarm_reading_gives_one_alert(site):
     runtime, send = make_runtime(site)
     beats, rules, episodes = {}, {}, {}
-    value = orjson.dumps({"device": "smoke-t1", "type": "smoke", "ts": 1.8e9, "alarm": True})
+    value = orjson.dumps({"device": "smoke-t1", "type": "smoke", "ts": 1.7e9, "alarm": True})
 
     async def scenario():
         await runtime.on_reading(message(value, 1), value, beats, rules, episodes)
@@ -46,14 +46,14 @@ def test_redelivered_alarm_reading_gives_one_alert(site):
     assert len(alerts) == 1 and alerts[0]["type"] == "smoke_alarm" and alerts[0]["status"] == "open"
     assert send.on("alert_updates") == []  # lifecycle events are the manager's
     assert len(send.on("fire_partials")) == 1  # handed to the fire confirmation stage once
-    assert "smoke-t1" in beats and rules["smoke-t1"]["last_ts"] == 1.8e9
+    assert "smoke-t1" in beats and rules["smoke-t1"]["last_ts"] == 1.7e9
 
 
 def test_generic_sensor_flag_uses_the_plain_alarm_detector(site):
     runtime, send = make_runtime(site)
     beats, rules, episodes = {}, {}, {}
-    on = orjson.dumps({"device": "pump-t1", "type": "generic", "ts": 1.8e9, "alarm": True})
-    off = orjson.dumps({"device": "pump-t1", "type": "generic", "ts": 1.8e9 + 5, "alarm": False})
+    on = orjson.dumps({"device": "pump-t1", "type": "generic", "ts": 1.7e9, "alarm": True})
+    off = orjson.dumps({"device": "pump-t1", "type": "generic", "ts": 1.7e9 + 5, "alarm": False})
 
     async def scenario():
         for value in (on, on, off):
@@ -67,15 +67,15 @@ def test_generic_sensor_flag_uses_the_plain_alarm_detector(site):
 def test_smoke_and_heat_in_one_kitchen_confirm_a_fire_and_evacuate(site):
     runtime, send = make_runtime(site)
     beats, rules, episodes, fires = {}, {}, {}, {}
-    smoke = orjson.dumps({"device": "smoke-k1", "type": "smoke", "ts": 1.8e9, "alarm": True})
-    heats = [orjson.dumps({"device": "heat-k1", "type": "heat", "ts": 1.8e9 + t, "values": {"temp_c": c}})
+    smoke = orjson.dumps({"device": "smoke-k1", "type": "smoke", "ts": 1.7e9, "alarm": True})
+    heats = [orjson.dumps({"device": "heat-k1", "type": "heat", "ts": 1.7e9 + t, "values": {"temp_c": c}})
              for t, c in [(0, 25.0), (5, 40.0), (10, 62.0), (15, 66.0), (20, 70.0)]]
 
     async def scenario():
         for value in [smoke, *heats]:
             await runtime.on_reading(message(value), value, beats, rules, episodes)
         for _channel, _key, value in [s for s in send.sent if s[0] == "fire_partials"]:
-            await runtime.on_partial_alarm(value, fires, now=1.8e9 + 30)
+            await runtime.on_partial_alarm(value, fires, now=1.7e9 + 30)
 
     asyncio.run(scenario())
     types = [a["type"] for a in send.on("alert_signals")]
@@ -92,7 +92,7 @@ def test_bad_message_goes_to_dead_letters_and_next_one_is_processed(site):
     runtime, send = make_runtime(site)
     beats, episodes = {}, {}
     bad = b'{"device": "smoke-t1", "type": "smoke", "ts": "later"}'
-    good = orjson.dumps({"device": "smoke-t2", "type": "smoke", "ts": 1.8e9, "alarm": True})
+    good = orjson.dumps({"device": "smoke-t2", "type": "smoke", "ts": 1.7e9, "alarm": True})
 
     async def scenario():
         await runtime.on_reading(message(bad, 5), bad, beats, {}, episodes)
@@ -107,14 +107,14 @@ def test_bad_message_goes_to_dead_letters_and_next_one_is_processed(site):
 
 def test_silent_camera_raises_once_and_resolves_when_frames_return(site, data_dir):
     runtime, send = make_runtime(site)
-    beats = {"cam-t1": 1.8e9 + 1000}
+    beats = {"cam-t1": 1.7e9 + 1000}
 
     async def scenario():
-        await runtime.check_liveness("camera", beats.items(), now=1.8e9 + 1010)
-        await runtime.check_liveness("camera", beats.items(), now=1.8e9 + 1011)  # no second alert
-        await runtime.heartbeat(beats, "camera", "cam-t1", now=1.8e9 + 1012)
+        await runtime.check_liveness("camera", beats.items(), now=1.7e9 + 1010)
+        await runtime.check_liveness("camera", beats.items(), now=1.7e9 + 1011)  # no second alert
+        await runtime.heartbeat(beats, "camera", "cam-t1", now=1.7e9 + 1012)
 
     asyncio.run(scenario())
     opened, resolved = send.on("alert_signals")
     assert opened["id"] == resolved["id"] and opened["status"] == "open" and resolved["status"] == "resolved"
-    assert beats["cam-t1"] == 1.8e9 + 1012
+    assert beats["cam-t1"] == 1.7e9 + 1012

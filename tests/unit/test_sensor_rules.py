@@ -12,7 +12,7 @@ from pipeline.messages import SensorReading
 from pipeline.sensors import evaluate, tick
 from pipeline.sensors.rules_config import parse_rules
 
-T0 = 1.8e9
+T0 = 1.7e9
 CFG = parse_rules({})
 
 
@@ -217,11 +217,11 @@ def test_tick_resolves_an_alarm_whose_clear_time_passes_without_readings(site):
     from pipeline.sensors import evaluate, tick
 
     sensor = site.sensor("smoke-t1")
-    on = SensorReading(device="smoke-t1", type="smoke", ts=1.8e9, alarm=True)
-    off = SensorReading(device="smoke-t1", type="smoke", ts=1.8e9 + 5, alarm=False)
+    on = SensorReading(device="smoke-t1", type="smoke", ts=1.7e9, alarm=True)
+    off = SensorReading(device="smoke-t1", type="smoke", ts=1.7e9 + 5, alarm=False)
     opened = evaluate(None, on, sensor, site)
     clearing = evaluate(opened.state, off, sensor, site)
     assert clearing.alerts == []  # clear_s (10 s) has not passed yet
-    assert tick(clearing.state, sensor, site, None, 1.8e9 + 9).alerts == []
-    (resolved,) = tick(clearing.state, sensor, site, None, 1.8e9 + 16).alerts
+    assert tick(clearing.state, sensor, site, None, 1.7e9 + 9).alerts == []
+    (resolved,) = tick(clearing.state, sensor, site, None, 1.7e9 + 16).alerts
     assert resolved.id == opened.alerts[0].id and resolved.status.value == "resolved"

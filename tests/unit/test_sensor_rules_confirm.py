@@ -5,7 +5,7 @@ from pipeline.config import SensorConfig, Site, SiteInfo, SpeakerConfig, ZoneCon
 from pipeline.messages import SensorReading
 from pipeline.sensors import confirm, confirm_key, evaluate
 
-T0 = 1.8e9
+T0 = 1.7e9
 SITE = Site(
     site=SiteInfo(id="t"),
     zones=[ZoneConfig(id="zb1", kind="building", building="B1"), ZoneConfig(id="zb2", kind="building", building="B2"),

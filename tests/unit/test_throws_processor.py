@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 
 from pipeline.config import Site
 from pipeline.frames import DecodedFrame

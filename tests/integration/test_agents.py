@@ -73,8 +73,8 @@ def test_malformed_reading_goes_to_dead_letters_and_the_next_is_processed(infra,
 
 def test_bad_frames_are_dead_letters_and_good_frames_still_flow(infra, worker, data_dir):
     jpeg = (data_dir / "images" / "zidane.jpg").read_bytes()
-    good = to_kafka_headers(FrameHeaders(camera="cam-t2", ts=1.8e9, seq=1, width=1280, height=720))
-    stranger = to_kafka_headers(FrameHeaders(camera="cam-zz", ts=1.8e9, seq=1, width=1280, height=720))
+    good = to_kafka_headers(FrameHeaders(camera="cam-t2", ts=1.7e9, seq=1, width=1280, height=720))
+    stranger = to_kafka_headers(FrameHeaders(camera="cam-zz", ts=1.7e9, seq=1, width=1280, height=720))
     frames_before = worker.count("frames")
     produce(infra, topic("frames").name, [
         (b"cam-t2", b"\xff\xd8\xff\xe0 not really a jpeg", good),

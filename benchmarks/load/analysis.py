@@ -202,3 +202,25 @@ def rate(ts: Sequence[float], counts: Sequence[float]) -> float:
     if len(ts) < 2 or ts[-1] <= ts[0]:
         return 0.0
     return (counts[-1] - counts[0]) / (ts[-1] - ts[0])
+
+
+def cpu_ms_per_item(ts: Sequence[float], cpu_pct: Sequence[float], counts: Sequence[float]) -> float:
+    """CPU milliseconds a process spent per item of a cumulative counter over the samples given. A sample's CPU%
+    (100 = one core) is its average since the previous sample; intervals where either is unknown are left out.
+    NaN when nothing was counted."""
+    used = items = 0.0
+    for i in range(1, len(ts)):
+        c1, n0, n1 = cpu_pct[i], counts[i - 1], counts[i]
+        if any(math.isnan(v) for v in (c1, n0, n1)):
+            continue
+        used += c1 / 100.0 * (ts[i] - ts[i - 1])
+        items += n1 - n0
+    return 1000.0 * used / items if items > 0 else math.nan
+
+
+def cameras_if_alone(cores: int, fps: float, ms_per_frame: float) -> float:
+    """How many cameras the CPU time measured per frame would allow if every core were ours and work spread
+    perfectly over them: an upper bound, not a measurement."""
+    if not ms_per_frame or math.isnan(ms_per_frame) or ms_per_frame <= 0:
+        return math.nan
+    return cores * 1000.0 / (fps * ms_per_frame)

@@ -635,6 +635,17 @@ def analyse_phase(args, n: int, duration_s: float, rows: list[dict], watcher: Al
     }
     wt, wr = _series(rows, "w1_rss_mb", duration_s * 0.1, judged_to)
     out["worker_rss_growth_mb_per_min"] = round(analysis.slope(wt, wr) * 60, 2)
+    # CPU per frame (before any failover): robust to other jobs taking cores, unlike frames/s
+    steady = [r for r in rows if 0 <= r["t"] <= judged_to]
+    tsw = [r["t"] for r in steady]
+    cost = {"worker": analysis.cpu_ms_per_item(tsw, [r["w1_cpu"] for r in steady], [r["w1_frames"] for r in steady]),
+            "kafka": analysis.cpu_ms_per_item(tsw, [r["kafka_cpu"] for r in steady],
+                                              [r["produced_frames"] for r in steady]),
+            "producer": analysis.cpu_ms_per_item(tsw, [r["producer_cpu"] for r in steady],
+                                                 [r["produced_frames"] for r in steady])}
+    total = sum(v for v in cost.values() if not math.isnan(v))
+    out["cpu_ms_per_frame"] = {k: round(v, 1) for k, v in {**cost, "total": total}.items()}
+    out["cameras_if_machine_were_ours"] = round(analysis.cameras_if_alone(os.cpu_count() or 1, args.fps, total), 2)
     if failover:
         last = max((r["t"] for r in rows), default=end)
         out["failover"] = analyse_failover(rows, events, offered, args.recovered_lag_s, watcher, min(end, last))
@@ -654,8 +665,8 @@ def analyse_failover(rows: list[dict], events: dict, offered: float, recovered_l
     fo = analysis.failover_times(ts, owned, lags, stop, FRAMES_PARTS + READINGS_PARTS, recovered_lag_s * offered)
     before = [r for r in rows if events.get("w2_ready_t", stop) + 5 <= r["t"] < stop]
     info.update({
-        "partitions_before_stop": {"w1": before[-1]["w1_frames_parts"] + before[-1]["w1_readings_parts"] if before else None,
-                                   "w2": before[-1]["w2_frames_parts"] + before[-1]["w2_readings_parts"] if before else None},
+        "partitions_before_stop": {w: int(before[-1][f"{w}_frames_parts"] + before[-1][f"{w}_readings_parts"])
+                                   if before else None for w in ("w1", "w2")},
         "w2_owned_all_after_s": None if fo.all_owned_after_s is None else round(fo.all_owned_after_s, 1),
         "lag_recovered_after_s": None if fo.lag_recovered_after_s is None else round(fo.lag_recovered_after_s, 1),
         "lag_limit_msgs": fo.lag_limit, "frames_lag_max_after_stop": fo.lag_max_after,
@@ -719,7 +730,7 @@ def print_table(summary: dict) -> None:
 
     rows = [("phase", "N", "offered fps", "sent fps", "processed fps", "sustained", "frames lag slope/end/max",
              "latency p50/p99 ms (n)", "worker CPU% mean/peak", "worker RSS MB mean/peak", "producer CPU%",
-             "kafka CPU%", "other jobs CPU%", "load1 mean/max")]
+             "kafka CPU%", "other jobs CPU%", "load1 mean/max", "CPU ms/frame worker+kafka+producer")]
     for ph in summary["phases"]:
         fl, lat = ph["frames_lag"], ph["latency_ms"]
         rows.append((ph["phase"], str(ph["n"]), f"{ph['offered_fps']:.0f}", f"{ph['produced_fps']:.1f}",
@@ -730,7 +741,9 @@ def print_table(summary: dict) -> None:
                      f"{ph['worker_rss_mb']['mean']:.0f} / {ph['worker_rss_mb']['peak']:.0f}",
                      f"{ph['producer_cpu_pct']['mean']:.0f}", f"{ph['kafka_cpu_pct']['mean']:.0f}",
                      f"{ph['others_cpu_pct']['mean']:.0f}",
-                     f"{ph['load1']['mean']:.2f} / {ph['load1']['peak']:.2f}"))
+                     f"{ph['load1']['mean']:.2f} / {ph['load1']['peak']:.2f}",
+                     "{worker:.0f}+{kafka:.0f}+{producer:.0f}".format(**ph.get("cpu_ms_per_frame", {"worker": math.nan,
+                                                                     "kafka": math.nan, "producer": math.nan}))))
     print(table(rows))
     for ph in summary["phases"]:
         print(f"  {ph['phase']} N={ph['n']}: {'sustained' if ph['sustained'] else 'NOT sustained'}: {ph['reason']}")
@@ -750,6 +763,45 @@ def print_table(summary: dict) -> None:
               + ", ".join(f"N={x['n']} {'yes' if x['sustained'] else 'no'}" for x in summary["search"]["tried"]) + ")")
     else:
         print("no search (--n): largest sustained N not measured in this run")
+
+
+# ------------------------------------------------------------------------------------------------ re-analysis
+
+class _Recorded:
+    """What analyse_phase needs of an AlertWatcher, from latency.csv and summary.json."""
+
+    def __init__(self, latencies: list[tuple[float, str, float]], types: dict[str, int]):
+        self.latencies, self.types = latencies, types
+
+
+def reanalyse(out: Path) -> dict:
+    """Rebuild summary.json's figures from timeline.csv and latency.csv (after a change to the analysis)."""
+    from benchmarks.load.plot import read_timeline
+
+    summary = json.loads((out / "summary.json").read_text())
+    timeline = read_timeline(out / "timeline.csv")
+    lat: dict[str, list] = {}
+    with open(out / "latency.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            lat.setdefault(row["phase"], []).append((float(row["t"]), row["camera"], float(row["latency_ms"]) / 1000))
+    args = argparse.Namespace(fps=summary.get("fps", FPS), sensors=summary.get("sensors", 50),
+                              sensor_period_s=summary.get("sensor_period_s", 2.0),
+                              recovered_lag_s=summary.get("criteria", {}).get("recovered_lag_s_of_offered", 2.0))
+    phases = []
+    for old in summary["phases"]:
+        rows = timeline.get(old["phase"], [])
+        fo = old.get("failover") or {}
+        events = {k: fo[k] for k in ("w2_start_t", "w2_ready_t", "w1_stop_t") if fo.get(k) is not None}
+        new = {"phase": old["phase"], "n": old["n"], "duration_s": old["duration_s"]}
+        new.update(analyse_phase(args, old["n"], old["duration_s"], rows, _Recorded(lat.get(old["phase"], []),
+                                 old.get("alert_records", {})), old.get("producer") or {}, events,
+                                 failover="failover" in old))
+        new["rows"], new["latency_rows"] = rows, lat.get(old["phase"], [])
+        phases.append(new)
+    summary["phases"] = [{k: v for k, v in ph.items() if k not in ("rows", "latency_rows")} for ph in phases]
+    summary["reanalysed"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    write_outputs(out, summary, phases)
+    return summary
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -779,7 +831,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="failover: lag counts as recovered under this many seconds of offered frames")
     p.add_argument("--clip", default="facade-office1.mp4")
     p.add_argument("--keep-run-dir", action="store_true")
+    p.add_argument("--reanalyse", action="store_true",
+                   help="no run: recompute summary.json from --out's timeline.csv and latency.csv, re-plot, print")
     args = p.parse_args(argv)
+    if args.reanalyse:
+        summary = reanalyse(args.out)
+        from benchmarks.load.plot import plot
+
+        plot(args.out)
+        print(f"machine: {summary['machine']}\ncommand: {summary['command']}\n"
+              f"load average at start {summary['load_avg_at_start']}, at end {summary.get('load_avg_at_end')}\n")
+        print_table(summary)
+        return 0
     if args.long:
         args.duration_s = 1800.0
     out: Path = args.out

@@ -172,3 +172,15 @@ def test_rate_mean_and_peak_helpers():
     assert analysis.mean([1.0, math.nan, 3.0]) == 2.0
     assert analysis.peak([1.0, math.nan, 3.0]) == 3.0
     assert math.isnan(analysis.mean([]))
+
+
+def test_cpu_ms_per_frame_integrates_cpu_over_the_frames_counted():
+    ts = [0.0, 1.0, 2.0, 3.0]
+    cpu = [math.nan, 50.0, 50.0, 50.0]  # half a core for three seconds = 1.5 core-seconds
+    frames = [0.0, 25.0, 50.0, 75.0]
+    assert analysis.cpu_ms_per_item(ts, cpu, frames) == pytest.approx(1500.0 / 75)
+    # an interval whose counter is unknown (worker not publishing yet) counts neither its CPU nor its frames
+    assert analysis.cpu_ms_per_item(ts, cpu, [math.nan, 0.0, 25.0, 50.0]) == pytest.approx(1000.0 / 50)
+    assert math.isnan(analysis.cpu_ms_per_item(ts, cpu, [0.0] * 4))
+    assert analysis.cameras_if_alone(2, 25.0, 40.0) == pytest.approx(2.0)
+    assert math.isnan(analysis.cameras_if_alone(2, 25.0, math.nan))

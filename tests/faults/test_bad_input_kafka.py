@@ -22,7 +22,7 @@ from tests.integration.kafka_io import produce, read_all, wait_for
 pytestmark = pytest.mark.integration
 REASONS = set(typing.get_args(DeadLetter.model_fields["reason"].annotation))
 SENSORS = {"smoke-t1": "smoke", "smoke-t2": "smoke", "heat-t1": "heat", "pump-t1": "generic"}
-TS = 1_796_000_000.0
+TS = 1_795_000_000.0  # in the past: a device clock ahead of ours is a bad_timestamp
 
 
 def _jpeg(width: int, height: int) -> bytes:

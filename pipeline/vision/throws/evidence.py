@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -80,8 +81,12 @@ class DirectoryEvidence:
     """Writes <root>/<camera>/<name>.avi (MJPEG) and .jpg per event; paths in the event are relative to root."""
 
     def __init__(self, root: str | Path, pre_s: float = 5.0, post_s: float = 3.0, max_event_s: float = 10.0,
-                 scale: float = 0.5, quality: int = 80) -> None:
+                 scale: float = 0.5, quality: int = 80, background: bool = False) -> None:
+        """`background`: write clips in a thread (the worker: a clip costs ~1 s of CPU and must not stall the
+        camera's frames); off for offline runs and tests, where a clip is on disk when process() returns."""
         self.root = Path(root)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence") if background else None
+        self._futures: list = []
         self.pre_s, self.post_s, self.max_event_s = pre_s, post_s, max_event_s
         self.scale, self.quality = scale, quality
         self.fps = 25.0
@@ -100,7 +105,7 @@ class DirectoryEvidence:
         self.ring.add(frame, t)
         ready = [p for p in self.pending if t >= p.t1]
         for clip in ready:
-            self._write_clip(clip)
+            self._schedule(clip)
             self.pending.remove(clip)
 
     def record(self, event: "ThrowEvent", facade: Facade) -> dict:
@@ -119,18 +124,30 @@ class DirectoryEvidence:
     def close(self, t: float | None = None) -> None:
         """End of stream: write the clips still waiting for their post-roll with the frames there are."""
         for clip in self.pending:
-            self._write_clip(clip)
+            self._schedule(clip)
         self.pending.clear()
+        for future in self._futures:
+            future.result()
+        self._futures.clear()
 
-    def _write_clip(self, clip: _PendingClip) -> None:
-        frames = self.ring.between(clip.t0, clip.t1)
+    def _schedule(self, clip: _PendingClip) -> None:
+        """The clip's frames are taken now (the ring moves on); decoding and writing happen in the writer thread."""
+        frames = [(t, b) for t, b in self.ring.frames if clip.t0 - 1e-6 <= t <= clip.t1 + 1e-6]
+        if self._writer is None:
+            self._write_clip(clip, frames)
+            return
+        self._futures = [f for f in self._futures if not f.done()]
+        self._futures.append(self._writer.submit(self._write_clip, clip, frames))
+
+    def _write_clip(self, clip: _PendingClip, frames: list[tuple[float, bytes]]) -> None:
         if not frames:
             return
-        h, w = frames[0][1].shape[:2]
+        first = _decode(frames[0][1])
+        h, w = first.shape[:2]
         writer = cv2.VideoWriter(str(clip.path), cv2.VideoWriter_fourcc(*"MJPG"), self.fps, (w, h))
         try:
-            for _, img in frames:
-                writer.write(img)
+            for _, jpeg in frames:
+                writer.write(_decode(jpeg))
         finally:
             writer.release()
         self.written.append(clip.path)

@@ -71,6 +71,8 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
         broker_commit_interval=1.0,
         # A worker that dies is noticed in 10 s (Faust's default is 60) and its partitions move to the others.
         broker_session_timeout=10.0,
+        # Events buffered per agent: Faust's 4096 frames of ~150 kB is ~600 MB for a worker that falls behind.
+        stream_buffer_maxsize=512,
         broker_heartbeat_interval=3.0,
     )
     raw = {"key_serializer": "raw", "value_serializer": "raw"}

@@ -42,6 +42,12 @@ class ForegroundConfig:
     """Learning rate of the activity map (~3 s): long enough to remember swaying leaves between gusts."""
     activity_k: float = 4.0
     """Threshold = activity_k x mean |difference| at that pixel: about 3 sigma of that pixel's own noise."""
+    activity_cap: int = 16
+    """|difference| is clipped to this before it feeds the activity map. Without the clip an object that hangs
+    near the top of its curve for a few frames (released from rest, or at the apex of an upward throw) raises
+    the activity of its own pixels by contrast x rate per update: within ~8 frames its threshold passes its
+    contrast and it is marked busy, so the start of the fall - the part that names the window - vanished and
+    the track broke in pieces. Clipped, a pixel becomes busy only if it changes most of the time (leaves)."""
     min_diff: int = 14
     """Smallest grey-level change that counts anywhere (8-bit, after downscale averaging)."""
     busy_level: float = 5.0
@@ -51,6 +57,14 @@ class ForegroundConfig:
     busy_every: int = 8
     gain_tolerance: float = 0.03
     """Global brightness ratio frame/background beyond which the background is rescaled first (auto exposure)."""
+    streak_check_fraction: float = 0.002
+    """Share of ROI pixels in the mask above which the frame is checked for rain (see `streak_share`)."""
+    streak_share: float = 0.5
+    """Rain: when an opening with a 1x2 (horizontal pair) element removes more than this share of the mask, the
+    change is mostly near-vertical lines one working pixel wide - rain streaks, fresh and everywhere each
+    frame - and the opened mask is used. A falling object two or more working pixels wide survives the
+    opening; the tracker's gates and the gravity test deal with the few streak remnants. Before, a rainy frame
+    had hundreds of streak blobs, the largest `max_blobs` were kept and the object was never among them."""
     busy_fraction: float = 0.01
     """Share of ROI pixels in the mask above which the frame is checked for shake / sudden light change."""
     global_fraction: float = 0.04
@@ -75,7 +89,7 @@ class Blobs:
 
     centres: np.ndarray
     areas: np.ndarray
-    status: str  # "ok", "shift", "rebaseline", "warmup"
+    status: str  # "ok", "rain", "gain", "shift", "rebaseline", "warmup"
     shift_px: tuple[float, float] = (0.0, 0.0)
 
 
@@ -97,8 +111,12 @@ class Foreground:
         self.activity = np.zeros((sh, sw), np.float32)
         self._bg8 = np.empty((sh, sw), np.uint8)
         self.diff = np.empty((sh, sw), np.uint8)
+        self._clipped = np.empty((sh, sw), np.uint8)
         self._thr = np.empty((sh, sw), np.uint8)
         self.mask = np.empty((sh, sw), np.uint8)
+        self._opened = np.empty((sh, sw), np.uint8)
+        self._pair = np.ones((1, 2), np.uint8)
+        self.rain = False
         self.roi = roi_mask(facade, image_size, self.factor, self.cfg)
         self.quiet = self.roi.copy()  # roi minus busy pixels
         self._busy = np.empty((sh, sw), np.uint8)
@@ -135,7 +153,16 @@ class Foreground:
         cv2.absdiff(self.gray, self._bg8, dst=self.diff)
         cv2.compare(self.diff, self._thr, cv2.CMP_GT, dst=self.mask)
         cv2.bitwise_and(self.mask, self.quiet, dst=self.mask)
-        return cv2.countNonZero(self.mask)
+        count = cv2.countNonZero(self.mask)
+        self.rain = False
+        if count > self.cfg.streak_check_fraction * self._roi_px:
+            cv2.morphologyEx(self.mask, cv2.MORPH_OPEN, self._pair, dst=self._opened)
+            kept = cv2.countNonZero(self._opened)
+            if kept < self.cfg.streak_share * count:
+                self.rain = True
+                self.mask, self._opened = self._opened, self.mask
+                count = kept
+        return count
 
     def _refresh_quiet(self) -> None:
         cv2.compare(self.activity, self.cfg.busy_level, cv2.CMP_LT, dst=self._busy)
@@ -164,6 +191,8 @@ class Foreground:
         if status == "rebaseline":
             self.rebaseline()
             return Blobs(EMPTY, np.zeros(0), status, shift)
+        if status == "ok" and self.rain:
+            status = "rain"
         self._learn()
         centres, areas = self._blobs()
         return Blobs(centres, areas, status, shift)
@@ -176,7 +205,8 @@ class Foreground:
             # cumulative mean over the first frames, so busy places are known within a second, not after minutes
             every = 1 if n < 30 else cfg.activity_every
             rate = max(1 - (1 - cfg.activity_rate) ** every, 1.0 / n)
-            cv2.accumulateWeighted(self.diff, self.activity, rate)
+            cv2.min(self.diff, cfg.activity_cap, dst=self._clipped)
+            cv2.accumulateWeighted(self._clipped, self.activity, rate)
             self._refresh_thr()
         if n % cfg.bg_every == 0:
             # Selective update: pixels in the mask are not learnt, so an object that hangs still for a moment

@@ -58,12 +58,42 @@ class ThrowConfig:
     object: a track broken by an occlusion or a second blob of one object."""
     duplicate_window_s: float = 4.0
     """How long a reported fall is remembered for that comparison."""
+    stitch_gap_s: float = 0.6
+    """A track that ends without being a fall is kept as a piece; a later track starting within this of the
+    piece's end, below it, is judged joined to it (see `_stitch`). An object passing over a patch of its own
+    colour (dark glass), a masked busy area or a shaken frame is lost for a few frames, and the tracker
+    (max_miss 3) ends its track: the fall came out in pieces, each too short or, after the object reached its
+    drag-limited speed, without the acceleration of a fall; the piece that was reported started late, and
+    the release - the window - was read too low."""
+    stitch_rmse_px: float = 2.0
+    """Pieces join into a longer piece (before either is a fall) when a quadratic in time fits both image
+    coordinates of the joint points this well (or 2 % of the joint drop): one object, one smooth curve."""
+    stitch_candidates: int = 4
+    """Pieces tried per track (closest in time first)."""
 
 
 @dataclass
 class _Reported:
     fit: Fit
     t_end: float
+    track: Track | None = None
+
+
+def _joined(a: Track, b: Track) -> Track:
+    """Track a's points followed by track b's (a ended before b started), under b's id."""
+    return Track(b.id, a.ts + b.ts, a.xs + b.xs, a.ys + b.ys, a.areas + b.areas)
+
+
+def _smooth(track: Track, max_rmse_px: float) -> bool:
+    """A quadratic in time fits both image coordinates: one body on one ballistic-looking curve."""
+    ts = np.asarray(track.ts) - track.ts[0]
+    ys, xs = np.asarray(track.ys), np.asarray(track.xs)
+    limit = max(max_rmse_px, 0.02 * float(ys.max() - ys.min()))
+    for v in (ys, xs):
+        coef = np.polyfit(ts, v, 2)
+        if float(np.sqrt(np.mean((np.polyval(coef, ts) - v) ** 2))) > limit:
+            return False
+    return True
 
 
 class ThrowCore:
@@ -82,6 +112,7 @@ class ThrowCore:
         self.foreground = Foreground(facade, facade.image_size, self.cfg.foreground)
         self.tracker = Tracker(facade.image_size[1], self.fps, self.cfg.tracker)
         self._reported: list[_Reported] = []
+        self._pieces: list[Track] = []  # ended tracks that were no fall, for `_stitch`
         self.rejected: list[tuple[int, Verdict]] = []  # (track id, verdict) of judged non-falls, for tuning
         self.keep_rejected = False
         self.frames = 0
@@ -107,22 +138,79 @@ class ThrowCore:
         return events
 
     def _judge(self, tracks: list[Track], now: float) -> list[ThrowEvent]:
-        self._reported = [r for r in self._reported if now - r.t_end <= self.cfg.duplicate_window_s]
+        cfg = self.cfg
+        self._reported = [r for r in self._reported if now - r.t_end <= cfg.duplicate_window_s]
+        # a piece can precede a track that started up to stitch_gap_s after it ended; a track is at most
+        # max_points long, so older pieces can never be used again
+        horizon = cfg.stitch_gap_s + cfg.tracker.max_points / self.fps
+        self._pieces = [p for p in self._pieces if now - p.ts[-1] <= horizon][-256:]
         events = []
-        for track in sorted(tracks, key=len, reverse=True):
-            if len(track) < self.cfg.trajectory.min_points:
+        for track in sorted(tracks, key=lambda tr: tr.ts[0]):
+            if len(track) < 3:
+                continue
+            if self._continues_reported(track):
+                continue
+            verdict, track = self._stitch(track)
+            if verdict is None or not verdict.fall or verdict.confidence < cfg.min_confidence:
+                if self.keep_rejected and verdict is not None:
+                    self.rejected.append((track.id, verdict))
+                self._pieces.append(track)
                 continue
             ts, pts = np.asarray(track.ts), np.column_stack([track.xs, track.ys])
-            verdict = assess(ts, pts, self.facade, self.cfg.trajectory)
-            if not verdict.fall or verdict.confidence < self.cfg.min_confidence:
-                if self.keep_rejected:
-                    self.rejected.append((track.id, verdict))
-                continue
             if self._is_duplicate(ts, pts):
                 continue
-            self._reported.append(_Reported(verdict.fit, float(ts[-1])))
+            self._reported.append(_Reported(verdict.fit, float(ts[-1]), track))
             events.append(self._event(ts, pts, verdict))
         return events
+
+    def _assess(self, track: Track) -> Verdict | None:
+        if len(track) < self.cfg.trajectory.min_points:
+            return None
+        return assess(np.asarray(track.ts), np.column_stack([track.xs, track.ys]), self.facade, self.cfg.trajectory)
+
+    def _candidates(self, track: Track, pool: list[Track]) -> list[Track]:
+        """Pieces that ended shortly before `track` started, not far above-and-aside of its first point."""
+        t0, x0, y0 = track.ts[0], track.xs[0], track.ys[0]
+        found = []
+        for p in pool:
+            gap = t0 - p.ts[-1]
+            if 0 < gap <= self.cfg.stitch_gap_s and p.ys[-1] <= y0 + 8 and abs(p.xs[-1] - x0) <= 12 + 150 * gap:
+                found.append((gap, p))
+        found.sort(key=lambda gp: gp[0])
+        return [p for _, p in found[: self.cfg.stitch_candidates]]
+
+    def _stitch(self, track: Track) -> tuple[Verdict | None, Track]:
+        """The verdict on `track`, or on `track` joined behind an earlier piece of the same fall.
+
+        Joined is preferred when it is a fall (an earlier start names the window better; more points fit
+        better). When nothing is a fall, a piece that continues smoothly from an earlier piece replaces it by the
+        joint piece, so a fall lost three times still comes together."""
+        own = self._assess(track)
+        best: tuple[Verdict | None, Track] = (own, track)
+        smooth_join = None
+        for piece in self._candidates(track, self._pieces):
+            joint = _joined(piece, track)
+            v = self._assess(joint)
+            if v is not None and v.fall and v.confidence >= self.cfg.min_confidence:
+                self._pieces.remove(piece)
+                return v, joint
+            if smooth_join is None and _smooth(joint, self.cfg.stitch_rmse_px):
+                smooth_join = (piece, v, joint)
+        if smooth_join is not None and not (own is not None and own.fall):
+            piece, v, joint = smooth_join
+            self._pieces.remove(piece)
+            return v, joint
+        return best
+
+    def _continues_reported(self, track: Track) -> bool:
+        """`track` is the rest of a fall already reported (it was lost and found again): joined behind it, the
+        points still make a fall."""
+        reported = [r.track for r in self._reported if r.track is not None]
+        for prev in self._candidates(track, reported):
+            v = self._assess(_joined(prev, track))
+            if v is not None and v.fall:
+                return True
+        return False
 
     def _is_duplicate(self, ts: np.ndarray, pts_px: np.ndarray) -> bool:
         if not self._reported:

@@ -39,6 +39,10 @@ class TrajectoryConfig:
     """Mean downward acceleration over the track (fitted speed gained / time), m/s^2. Free fall is 9.81 less
     drag; the band is wide because a hand-measured calibration easily mis-scales heights by 30-40 %. A
     constant-speed mover (bird gliding down, lift, a drifting leaf) has ~0; an upward mover is negative."""
+    accel_window_s: float = 1.5
+    """The mean acceleration is taken over the first this-many seconds of the track: a light or large object
+    (a box, a bag) reaches its drag-limited speed within 1-2 s, and over a 5 s fall its mean acceleration is a
+    fraction of g although it started as a free fall."""
     g_max: float = 30.0
     """Largest fitted g of the drag curve: with drag, g and the drag rate trade off on a short track, so g alone
     is only a sanity bound (and feeds the confidence)."""
@@ -178,7 +182,8 @@ def assess(ts: np.ndarray, pts_px: np.ndarray, facade: Facade, cfg: TrajectoryCo
         fit = fit_fall(ts, pts_m, cfg.drag_grid, cfg.drag_gain)
     tau_end = span
     drop = float(fit.height(0.0) - fit.height(tau_end))
-    mean_accel = float(fit.speed(0.0) - fit.speed(tau_end)) / span
+    early = min(span, cfg.accel_window_s)
+    mean_accel = float(fit.speed(0.0) - fit.speed(early)) / early
     details = {"drop_m": round(drop, 2), "mean_accel": round(mean_accel, 2), "g": round(fit.g, 2),
                "drag": fit.drag, "rmse_y_m": round(fit.rmse_y_m, 3), "vx": round(fit.vx, 2)}
     checks = [

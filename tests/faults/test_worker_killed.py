@@ -30,7 +30,7 @@ from tests.integration.kafka_io import produce, wait_for
 from tests.live_services import SPEAKER_PORT, WorkerProcess
 
 pytestmark = pytest.mark.integration
-DEVICES = ["smoke-t1", "smoke-t2", "smoke-t3"]
+DEVICES = ["smoke-w1", "smoke-w2", "smoke-w3"]  # no other test sends readings for them
 EPISODES = 6
 COMMANDS = 16
 
@@ -103,7 +103,12 @@ def test_sigkill_mid_stream_loses_nothing_and_speaks_nothing_twice(infra, worker
             found = {a: reader.get(a) for a in expected}
             return all(f is not None and f.status.value == expected[a] for a, f in found.items()) and found
 
-        found = wait_for(settled, 120, "every expected alert with its final state after the kill")
+        try:
+            found = wait_for(settled, 180, "every expected alert with its final state after the kill")
+        except AssertionError:
+            seen = {a: (f.status.value if f else None) for a, f in ((a, reader.get(a)) for a in expected)}
+            others = [(a.id, a.device, a.status.value) for a in reader.recent(5000) if a.device in DEVICES]
+            raise AssertionError(f"expected {expected}\nfound {seen}\nalerts of these devices {others}") from None
         assert {a: f.count for a, f in found.items()} == {a: 1 for a in expected}  # no redelivery counted twice
         extra = [a.id for a in reader.recent(5000) if a.type == "smoke_alarm" and a.device in DEVICES
                  and a.started_at >= base and a.id not in expected]

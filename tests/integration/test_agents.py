@@ -37,7 +37,7 @@ def alerts_on_topic(infra, alert_id: str) -> list[Alert]:
 
 
 def test_alarm_reading_delivered_twice_is_one_alert_on_topic_and_in_redis(infra, worker, site):
-    ts = 1_795_000_000.0
+    ts = round(time.time() - 60, 3)  # now: the fault tests before this module moved these devices' clocks on
     value = reading("smoke-t1", ts, True)
     before = worker.count("readings")
     assert produce(infra, topic("readings").name, [(b"smoke-t1", value, None), (b"smoke-t1", value, None)]) == 2
@@ -46,7 +46,8 @@ def test_alarm_reading_delivered_twice_is_one_alert_on_topic_and_in_redis(infra,
     store = AlertReader(infra.redis_url)
     stored = wait_for(lambda: store.get(expected.id), 30, "the alert in Redis")
     wait_for(lambda: worker.count("readings") >= before + 2, 30, "both deliveries processed")
-    assert stored.status.value == "open" and stored.device == "smoke-t1" and stored.severity.value == "high"
+    assert stored.status.value == "open" and stored.device == "smoke-t1"
+    assert stored.severity.value == ["high", "critical", "critical"][stored.escalation]  # escalates every 6 s here
     on_topic = wait_for(lambda: alerts_on_topic(infra, expected.id), 30, "the alert on the topic")
     assert {a.count for a in on_topic} == {1}  # the redelivered reading is not a repeat of the incident
     assert [a.id for a in store.recent(1000) if a.device == "smoke-t1" and a.type == "smoke_alarm"] == [expected.id]
@@ -60,7 +61,7 @@ def test_alarm_reading_delivered_twice_is_one_alert_on_topic_and_in_redis(infra,
 
 def test_malformed_reading_goes_to_dead_letters_and_the_next_is_processed(infra, worker, site):
     bad = b'{"device": "smoke-t2", "type": "smoke", "ts": 17'  # truncated JSON
-    ts = 1_795_000_100.0
+    ts = round(time.time() - 50, 3)
     produce(infra, topic("readings").name, [(b"smoke-t2", bad, None), (b"smoke-t2", reading("smoke-t2", ts, True), None)])
     expected = expected_alert(site, "smoke-t2", reading("smoke-t2", ts, True))
     wait_for(lambda: AlertReader(infra.redis_url).get(expected.id), 30, "the good reading's alert")
@@ -76,6 +77,7 @@ def test_bad_frames_are_dead_letters_and_good_frames_still_flow(infra, worker, d
     good = to_kafka_headers(FrameHeaders(camera="cam-t2", ts=1.7e9, seq=1, width=1280, height=720))
     stranger = to_kafka_headers(FrameHeaders(camera="cam-zz", ts=1.7e9, seq=1, width=1280, height=720))
     frames_before = worker.count("frames")
+    started = time.time()
     produce(infra, topic("frames").name, [
         (b"cam-t2", b"\xff\xd8\xff\xe0 not really a jpeg", good),
         (b"cam-zz", jpeg, stranger),
@@ -83,8 +85,9 @@ def test_bad_frames_are_dead_letters_and_good_frames_still_flow(infra, worker, d
         (b"cam-t2", jpeg, good),
     ])
     wait_for(lambda: worker.count("frames") >= frames_before + 1, 30, "the good frame decoded")
-    letters = wait_for(lambda: [orjson.loads(r.value) for r in read_all(infra, topic("dead_letters").name)
-                                if orjson.loads(r.value)["source_topic"] == topic("frames").name], 30, "frame dead letters")
+    letters = wait_for(lambda: [d for d in (orjson.loads(r.value) for r in read_all(infra, topic("dead_letters").name))
+                                if d["source_topic"] == topic("frames").name and d["at"] >= started], 30,
+                       "frame dead letters")
     reasons = sorted(d["reason"] for d in letters)
     assert reasons == ["bad_headers", "undecodable_image", "unknown_device"]
     assert any(base64.b64decode(d["value_b64"]) == jpeg and d["reason"] == "unknown_device" for d in letters)
@@ -100,7 +103,9 @@ def test_camera_that_stops_sending_raises_offline_and_resolves_when_frames_retur
                 and a.details.get("last_seen") is not None and a.status.value == "open"]
 
     (raised,) = wait_for(offline_after_frames, 30, "device_offline for cam-t1")
-    assert raised.details["timeout_s"] == 3 and raised.severity.value == "medium"
+    assert raised.details["timeout_s"] == 3
+    # raised as medium; the test site escalates an unacknowledged alert one step every 6 s
+    assert raised.severity.value == ["medium", "high", "critical"][raised.escalation]
     ingest_camera(infra, "cam-t1", clip, speed=0, limit=3, show_progress=False)
     resolved = wait_for(lambda: (a := store.get(raised.id)) and a.status.value == "resolved" and a, 30,
                         "the offline alert resolved")
@@ -109,7 +114,7 @@ def test_camera_that_stops_sending_raises_offline_and_resolves_when_frames_retur
 
 
 def test_smoke_and_heat_in_one_location_give_one_fire_and_an_evacuation_broadcast(infra, worker):
-    base = 1_795_300_000.0
+    base = round(time.time() - 40, 3)
     smoke = orjson.dumps({"device": "smoke-k1", "type": "smoke", "ts": base, "alarm": True})
     heat = [orjson.dumps({"device": "heat-k1", "type": "heat", "ts": base + t, "values": {"temp_c": c}})
             for t, c in [(0, 25.0), (5, 45.0), (10, 62.0), (15, 66.0), (20, 70.0)]]
@@ -119,12 +124,14 @@ def test_smoke_and_heat_in_one_location_give_one_fire_and_an_evacuation_broadcas
     fires = wait_for(lambda: [a for a in store.recent(1000) if a.type == "fire_confirmed" and a.location == kitchen],
                      60, "fire_confirmed")
     assert len(fires) == 1 and fires[0].severity.value == "critical" and fires[0].location == "B1 1F kitchen 101"
-    partials = [a for a in store.recent(1000) if a.type in ("smoke_alarm", "heat_alarm") and a.location == fires[0].location]
+    partials = [a for a in store.recent(1000) if a.type in ("smoke_alarm", "heat_alarm")
+                and a.location == fires[0].location and a.started_at >= base]
     assert {a.type for a in partials} == {"smoke_alarm", "heat_alarm"}
     assert {a.details.get("inhibited_by") for a in partials} == {fires[0].id}
     commands = wait_for(lambda: [orjson.loads(r.value) for r in read_all(infra, topic("broadcast_commands").name)],
                         30, "the evacuation broadcast")
-    assert [(c["speaker"], c["priority"]) for c in commands if c["priority"] == "evacuation"] == [("spk-1", "evacuation")]
+    assert [(c["speaker"], c["priority"]) for c in commands
+            if c["priority"] == "evacuation" and c.get("alert_id") == fires[0].id] == [("spk-1", "evacuation")]
 
 
 def test_vehicle_in_fire_lane_is_warned_escalated_and_resolved_when_it_leaves(infra, worker, data_dir):
@@ -164,13 +171,18 @@ def test_loudspeaker_speaks_each_command_once_and_acknowledges_it(infra, worker,
     from pipeline.broadcast.tts import wav_stats
 
     def received():
+        """What the fire and fire-lane commands made the speakers play (other modules' drills aside)."""
+        ours = {c["id"] for c in commands}
         return [item for speaker in ("spk-1", "spk-lane")
-                for item in httpx.get(f"{speakers.url}/speakers/{speaker}/received", timeout=5).json()]
+                for item in httpx.get(f"{speakers.url}/speakers/{speaker}/received", timeout=5).json()
+                if item["command_id"] in ours]
 
     def acks():
         return {a["command_id"]: a for a in (orjson.loads(r.value) for r in read_all(infra, topic("broadcast_acks").name))}
 
-    commands = [orjson.loads(r.value) for r in read_all(infra, topic("broadcast_commands").name)]
+    # the pipeline's own commands (they name their alert); the fault tests' drills do not
+    commands = [c for c in (orjson.loads(r.value) for r in read_all(infra, topic("broadcast_commands").name))
+                if c.get("alert_id")]
     evacuation = [c for c in commands if c["priority"] == "evacuation"]
     lane = [c for c in commands if c["priority"] == "fire_lane"]
     assert evacuation and len(lane) == 2

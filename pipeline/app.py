@@ -152,16 +152,19 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
             if error:
                 await dead_letter_event(event, error)
 
+    async def parsed(event, model):
+        """The message as `model`, or None after dead-lettering it."""
+        try:
+            return model.model_validate_json(event.value)
+        except ValueError as exc:
+            await dead_letter_event(event, str(exc)[:2000])
+            return None
+
     @app.agent(topics["alerts"])
     async def alert_store_agent(stream):
         async for event in stream.events():
-            try:
-                alert = Alert.model_validate_json(event.value)
-            except ValueError as exc:
-                await dead_letter_event(event, str(exc)[:2000])
-                continue
-            outcome = await store.upsert(alert)
-            stats.counts[f"store_{outcome}"] += 1
+            if (alert := await parsed(event, Alert)) is not None:
+                stats.counts[f"store_{await store.upsert(alert)}"] += 1
 
     @app.agent(topics["alerts"])
     async def webhook_agent(stream):
@@ -171,12 +174,8 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
     @app.agent(topics["alert_updates"])
     async def alert_history_agent(stream):
         async for event in stream.events():
-            try:
-                update = AlertUpdate.model_validate_json(event.value)
-            except ValueError as exc:
-                await dead_letter_event(event, str(exc)[:2000])
-                continue
-            await store.add_history(update)
+            if (update := await parsed(event, AlertUpdate)) is not None:
+                await store.add_history(update)
 
     def owned(channel: str, devices) -> list:
         """Only partitions this worker actively owns: with several workers each device is checked once."""

@@ -42,12 +42,6 @@ class ForegroundConfig:
     """Learning rate of the activity map (~3 s): long enough to remember swaying leaves between gusts."""
     activity_k: float = 4.0
     """Threshold = activity_k x mean |difference| at that pixel: about 3 sigma of that pixel's own noise."""
-    activity_cap: int = 16
-    """|difference| is clipped to this before it feeds the activity map. Without the clip an object that hangs
-    near the top of its curve for a few frames (released from rest, or at the apex of an upward throw) raises
-    the activity of its own pixels by contrast x rate per update: within ~8 frames its threshold passes its
-    contrast and it is marked busy, so the start of the fall - the part that names the window - vanished and
-    the track broke in pieces. Clipped, a pixel becomes busy only if it changes most of the time (leaves)."""
     min_diff: int = 14
     """Smallest grey-level change that counts anywhere (8-bit, after downscale averaging)."""
     busy_level: float = 5.0
@@ -111,7 +105,6 @@ class Foreground:
         self.activity = np.zeros((sh, sw), np.float32)
         self._bg8 = np.empty((sh, sw), np.uint8)
         self.diff = np.empty((sh, sw), np.uint8)
-        self._clipped = np.empty((sh, sw), np.uint8)
         self._thr = np.empty((sh, sw), np.uint8)
         self.mask = np.empty((sh, sw), np.uint8)
         self._opened = np.empty((sh, sw), np.uint8)
@@ -205,8 +198,7 @@ class Foreground:
             # cumulative mean over the first frames, so busy places are known within a second, not after minutes
             every = 1 if n < 30 else cfg.activity_every
             rate = max(1 - (1 - cfg.activity_rate) ** every, 1.0 / n)
-            cv2.min(self.diff, cfg.activity_cap, dst=self._clipped)
-            cv2.accumulateWeighted(self._clipped, self.activity, rate)
+            cv2.accumulateWeighted(self.diff, self.activity, rate)
             self._refresh_thr()
         if n % cfg.bg_every == 0:
             # Selective update: pixels in the mask are not learnt, so an object that hangs still for a moment

@@ -125,14 +125,21 @@ class Tracker:
                 taken[ti], free[ci] = True, False
                 self.tracks[ti].add(t, float(centres[ci, 0]), float(centres[ci, 1]), float(areas[ci]))
         else:
-            # Longest tracks choose first: when a blob splits in two (an object over a mullion), the fragment
-            # must not let a one-point track steal the continuation of a long fall.
-            for ti in sorted(range(len(self.tracks)), key=lambda i: -len(self.tracks[i])):
-                row = np.where(free, dist[ti], np.inf)
-                ci = int(np.argmin(row))
-                if np.isfinite(row[ci]):
-                    taken[ti], free[ci] = True, False
-                    self.tracks[ti].add(t, float(centres[ci, 0]), float(centres[ci, 1]), float(areas[ci]))
+            # Conflicts: the closest (track, blob) pairs are settled first. Tracks of one or two points (a
+            # fragment of a blob split by a mullion, noise) pay a gate_px penalty, so they cannot steal the
+            # continuation of an established fall; among established tracks the better prediction wins. (Longest
+            # first let a long-lived stationary track - a lit window edge, a rain remnant - take a fall passing
+            # within its gate, and a bird's track take the fall it crossed.)
+            short = np.array([len(tr) < 3 for tr in self.tracks])
+            cost = dist + np.where(short, self.cfg.gate_px, 0.0)[:, None]
+            order = np.argsort(cost, axis=None)
+            n_c = cost.shape[1]
+            for flat in order[: int(np.isfinite(cost).sum())]:
+                ti, ci = divmod(int(flat), n_c)
+                if taken[ti] or not free[ci]:
+                    continue
+                taken[ti], free[ci] = True, False
+                self.tracks[ti].add(t, float(centres[ci, 0]), float(centres[ci, 1]), float(areas[ci]))
         for ti in np.flatnonzero(~taken):
             self.tracks[ti].misses += 1
         return free

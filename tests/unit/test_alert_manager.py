@@ -74,6 +74,14 @@ def test_detector_clearing_every_grouped_episode_resolves_as_system() -> None:
     assert cleared.alerts[0].status == "resolved" and cleared.updates[0].by == "system"
 
 
+def test_the_newest_episode_clearing_resolves_even_if_an_older_one_never_does() -> None:
+    """A device_offline episode raised by a worker that died is never cleared; the newer one's clearing counts."""
+    state = on_signal(None, signal("ep-old")).state
+    state = on_signal(state, signal("ep-new", at=T0 + 50)).state
+    cleared = on_signal(state, signal("ep-new", at=T0 + 60, status="resolved", ended_at=T0 + 60))
+    assert cleared.alerts[0].id == "ep-old" and cleared.alerts[0].status == "resolved"
+
+
 def test_escalation_raises_severity_per_tier_until_acknowledged() -> None:
     state = on_signal(None, signal("ep-1", severity="medium")).state
     assert due_at(state, CFG) == T0 + 60

@@ -78,9 +78,10 @@ class Runtime:
         timeout = self.site.offline_timeout_s(kind, device)
         previous = table.get(device)
         if liveness.came_back(previous, now, timeout, self.started):
+            # Always: the manager ignores the end of an incident it has no open alert for, and the episode may
+            # have been raised by a worker that has gone (or grouped under another id).
             resolved = liveness.back_online(self.site, kind, device, previous, timeout, self.started, now)
-            if resolved.id in self.raised_offline or await self.alert_is_active(resolved.id):
-                await self.publish_alert(resolved)
+            await self.publish_alert(resolved)
             self.raised_offline.discard(resolved.id)
         if liveness.needs_write(previous, now, timeout):
             table[device] = now

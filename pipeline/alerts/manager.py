@@ -162,6 +162,13 @@ def on_signal(state: dict | None, signal: Alert, silences: Iterable[Silence] = (
     known = members.get(signal.id)
     if known is not None and (signal.updated_at < known[0] or _member(signal) == known):
         return Decision(state)  # redelivered or older
+    if known is None and signal.status in CLOSED:
+        if current.status in CLOSED:
+            return Decision(state)
+        # the end of an episode raised where we did not see it (a worker that has gone): the incident is over
+        alert = current.model_copy(update={"status": AlertStatus.resolved, "ended_at": signal.ended_at or signal.updated_at,
+                                           "updated_at": max(current.updated_at, signal.updated_at)})
+        return _emit(state, alert, [_update(alert, "resolved", signal.updated_at, "system", "cleared by the detector")])
     members = {**members, signal.id: _member(signal)}
     base = max(Severity(state["base_severity"]), signal.severity, key=SEVERITIES.index)
     state = {**state, "members": members, "base_severity": base.value}

@@ -82,6 +82,13 @@ def test_the_newest_episode_clearing_resolves_even_if_an_older_one_never_does() 
     assert cleared.alerts[0].id == "ep-old" and cleared.alerts[0].status == "resolved"
 
 
+def test_an_unknown_episode_ending_resolves_the_open_alert_without_counting_a_repeat() -> None:
+    state = on_signal(None, signal("ep-1")).state
+    ended = on_signal(state, signal("ep-elsewhere", at=T0 + 9, status="resolved", ended_at=T0 + 9))
+    assert ended.alerts[0].id == "ep-1" and ended.alerts[0].status == "resolved" and ended.alerts[0].count == 1
+    assert not on_signal(ended.state, signal("ep-other", at=T0 + 10, status="resolved", ended_at=T0 + 10)).changed
+
+
 def test_escalation_raises_severity_per_tier_until_acknowledged() -> None:
     state = on_signal(None, signal("ep-1", severity="medium")).state
     assert due_at(state, CFG) == T0 + 60

@@ -136,7 +136,7 @@ def _open(signal: Alert, fp: str, silence: Silence | None) -> Decision:
     alert = signal.model_copy(update={"fingerprint": fp, "count": 1, "last_seen": signal.updated_at,
                                       "status": AlertStatus.open, "assignee": None,
                                       "silenced_by": silence.id if silence else None, "escalation": 0})
-    state = {"members": {signal.id: _member(signal)}, "newest": signal.id, "actions": [],
+    state = {"members": {signal.id: _member(signal)}, "newest_at": signal.started_at, "actions": [],
              "base_severity": signal.severity.value, "since": signal.updated_at,
              "silence_ends": silence.ends_at if silence else None}
     updates = [_update(alert, "opened", signal.updated_at, "system", signal.title)]
@@ -173,7 +173,7 @@ def on_signal(state: dict | None, signal: Alert, silences: Iterable[Silence] = (
     base = max(Severity(state["base_severity"]), signal.severity, key=SEVERITIES.index)
     state = {**state, "members": members, "base_severity": base.value}
     if known is None:
-        state["newest"] = signal.id
+        state["newest_at"] = max(state.get("newest_at", 0.0), signal.started_at)
     changes: dict = {"updated_at": max(current.updated_at, signal.updated_at), "severity": _bump(base, current.escalation),
                      "details": {**current.details, **signal.details}, "evidence": signal.evidence or current.evidence,
                      "last_seen": max(current.last_seen or 0, signal.updated_at), "title": signal.title or current.title,
@@ -181,7 +181,9 @@ def on_signal(state: dict | None, signal: Alert, silences: Iterable[Silence] = (
     alert = current.model_copy(update=changes)
     if current.status in CLOSED:  # a late update of an episode of a closed alert: keep the record, no transition
         return _emit(state, alert, [])
-    cleared = signal.status in CLOSED and signal.id == state.get("newest")
+    # One device's episodes follow each other: an episode ending after the newest one began means the device
+    # is clear now, whichever episode it was (an older one may be the only one this worker knows of).
+    cleared = signal.status in CLOSED and signal.updated_at >= state.get("newest_at", 0.0)
     if cleared or not any(is_open for _, is_open, _digest in members.values()):
         alert = alert.model_copy(update={"status": AlertStatus.resolved, "ended_at": signal.ended_at or signal.updated_at})
         return _emit(state, alert, [_update(alert, "resolved", signal.updated_at, "system", "cleared by the detector")])

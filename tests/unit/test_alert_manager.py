@@ -65,13 +65,21 @@ def test_lifecycle_records_who_when_and_note_and_refuses_bad_transitions() -> No
     assert check_action(alert.model_copy(update={"status": AlertStatus.open}), "assign") == "assign needs an assignee"
 
 
-def test_detector_clearing_every_grouped_episode_resolves_as_system() -> None:
+def test_detector_clearing_resolves_unless_it_predates_the_newest_episode() -> None:
     state = on_signal(None, signal("ep-1")).state
     state = on_signal(state, signal("ep-2", at=T0 + 5)).state
-    partly = on_signal(state, signal("ep-1", at=T0 + 8, status="resolved", ended_at=T0 + 8))
-    assert partly.alerts[0].status == "open"
-    cleared = on_signal(partly.state, signal("ep-2", at=T0 + 9, status="resolved", ended_at=T0 + 9))
+    late = on_signal(state, signal("ep-1", at=T0 + 3, status="resolved", ended_at=T0 + 3))  # delivered late
+    assert late.alerts[0].status == "open"
+    cleared = on_signal(late.state, signal("ep-2", at=T0 + 9, status="resolved", ended_at=T0 + 9))
     assert cleared.alerts[0].status == "resolved" and cleared.updates[0].by == "system"
+
+
+def test_an_older_episode_ending_now_means_the_device_is_clear() -> None:
+    """A new worker only knows the episode its heartbeat table remembers: its end resolves the incident."""
+    state = on_signal(None, signal("ep-old")).state
+    state = on_signal(state, signal("ep-new", at=T0 + 50)).state
+    back = on_signal(state, signal("ep-old", at=T0 + 80, status="resolved", ended_at=T0 + 80))
+    assert back.alerts[0].status == "resolved"
 
 
 def test_the_newest_episode_clearing_resolves_even_if_an_older_one_never_does() -> None:

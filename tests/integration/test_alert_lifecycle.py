@@ -222,13 +222,30 @@ def test_redis_lost_then_rebuilt_gives_the_same_state_and_history(infra, worker,
     for alert_id in reader.active_ids():
         api.post(f"/v1/alerts/{alert_id}/resolve", json={"note": "end of shift"}, headers=auth(OPERATOR))
     wait_for(lambda: not reader.active_ids(), 30, "every alert closed")
-    time.sleep(2)
     client = redis.Redis.from_url(infra.redis_url)
+    settle(client)  # the agents have written everything the closing made (alerts, history) before we hold still
     worker.proc.send_signal(signal_module.SIGSTOP)
     try:
         rebuild_and_compare(client)
     finally:
         worker.proc.send_signal(signal_module.SIGCONT)
+
+
+def settle(client: redis.Redis, quiet_s: float = 2.0, timeout_s: float = 30.0) -> None:
+    """Wait until no alert key or history changes for `quiet_s` (a loaded machine may lag by seconds)."""
+    def fingerprint() -> list:
+        keys = sorted(client.scan_iter("sca:alert*"))
+        return [(k, client.zcard(k) if k.endswith(b":history") else client.get(k)) for k in keys
+                if k.endswith(b":history") or client.type(k) == b"string"]
+
+    last, since, deadline = fingerprint(), time.monotonic(), time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = fingerprint()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
 
 
 def rebuild_and_compare(client: redis.Redis) -> None:

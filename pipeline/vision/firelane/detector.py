@@ -18,7 +18,8 @@ import numpy as np
 import onnxruntime as ort
 import supervision as sv
 
-from pipeline.vision.firelane.models import find_model, verify
+from pipeline.vision.firelane.dequantize import session_source
+from pipeline.vision.firelane.models import COMPUTE_ENV_VAR, find_model, verify
 
 PAD_VALUE = 114  # Ultralytics' letterbox grey
 MAX_DETECTIONS = 300
@@ -84,17 +85,21 @@ class YoloDetector:
 
     `classes` restricts decoding to those names (e.g. the vehicle classes of a fire lane), which also
     makes the decode cheaper; `threads` caps onnxruntime's intra-op threads (None: onnxruntime decides).
+    `compute` ("auto", "float" or "model"; default $SCA_DETECTOR_COMPUTE or "auto") decides whether a
+    dynamically quantized file runs in float (see `dequantize`); `self.compute` says what was chosen.
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, conf: float = 0.25, iou: float = 0.45,
-                 classes: Iterable[str] | None = None, threads: int | None = None, check_hash: bool = True):
+                 classes: Iterable[str] | None = None, threads: int | None = None, check_hash: bool = True,
+                 compute: str | None = None):
         self.path = find_model(path)
         self.verified = verify(self.path) if check_hash else False
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        source, self.compute = session_source(self.path, compute or os.environ.get(COMPUTE_ENV_VAR) or "auto")
+        self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
         self.names, imgsz = parse_metadata(self.session.get_modelmeta().custom_metadata_map)

@@ -16,6 +16,7 @@ from pipeline.settings import REPO_ROOT
 MODELS_DIR = REPO_ROOT / "models"
 REGISTRY = MODELS_DIR / "registry.yaml"
 ENV_VAR = "SCA_DETECTOR_MODEL"
+COMPUTE_ENV_VAR = "SCA_DETECTOR_COMPUTE"  # auto | float | model: see pipeline.vision.firelane.dequantize
 
 
 class ModelNotFound(FileNotFoundError):

@@ -20,7 +20,7 @@ from pipeline.config import ZoneConfig
 from pipeline.settings import REPO_ROOT
 from pipeline.vision.firelane.core import FireLaneCore
 from pipeline.vision.firelane.detector import YoloDetector
-from pipeline.vision.firelane.evaluate import score, stops
+from pipeline.vision.firelane.evaluate import is_false_event, score, stops
 from pipeline.vision.firelane.gating import MotionGate
 from pipeline.vision.firelane.mot import frames as mot_frames
 from pipeline.vision.firelane.mot import read_mot
@@ -110,7 +110,7 @@ def roadtrack_recall(grace_s: float = 5.0) -> dict:
         gt = ROADTRACK / seq / "data" / "gt" / "gt.txt"
         vehicles, never = stops(gt, 10.0)
         s = score(events, vehicles, gt, 10.0)
-        false_events = sum(all(o not in _true_objects(e, vehicles, gt) for o in e["objects"]) for e in events)
+        false_events = sum(is_false_event(e, vehicles) for e in events)
         totals.update(vehicles=s.vehicles, found=s.found, false_objects=s.false_objects, false_events=false_events,
                       events=len(events), never_stop=never)
         delays += s.delays
@@ -123,11 +123,8 @@ def roadtrack_recall(grace_s: float = 5.0) -> dict:
 def _event(episode: dict) -> dict:
     def xywh(b):
         return [b[0], b[1], b[2] - b[0], b[3] - b[1]]
-    return {"objects": [{"box": xywh(o["box"]), "since": o["since"], "at": o["at"]} for o in episode["objects"]]}
-
-
-def _true_objects(event: dict, vehicles, gt: Path) -> list[dict]:
-    return [o for o in event["objects"] if score([{"objects": [o]}], vehicles, gt, 10.0).false_objects == 0]
+    return {"objects": [{"box": xywh(o["box"]), "since": o["since"], "at": o["at"]} for o in episode["objects"]],
+            "t_end": episode.get("end")}
 
 
 def clip_findings(every: int = 10) -> dict:
@@ -197,7 +194,8 @@ def main() -> None:
         rows.append((f"  saved on real clip {name}", f"{v['clip_saved']:.1%}", "0 %", "-", "-"))
     rows.append((f"stopped-vehicle recall, 50 RoadTrack seqs, +-10 s (grace {recall['grace_s']:.0f} s)",
                  f"{recall['recall']:.3f} ({recall['found']}/{recall['vehicles']})", "-", "-", ">= 0.95"))
-    rows.append(("  false events (no stopped vehicle in it)", str(recall["false_events"]), "-", "-", "0"))
+    rows.append((f"  false events (none of its objects a stopped gt vehicle), of {recall['events']}",
+                 str(recall["false_events"]), "-", "-", "0"))
     rows.append(("  false objects (reported where no gt vehicle stood)", str(recall["false_objects"]), "-", "-", "-"))
     rows.append(("  median delay grace-end minus gt stop, s", f"{recall['median_delay_s']:.1f}", "-", "-", "-"))
     rows.append(("  MOT path throughput, frames/s", f"{recall['frames_per_s']:.0f}", "-", "-", "-"))

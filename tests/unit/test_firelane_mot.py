@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from pipeline.analyze.firelane import fire_lane_command
 from pipeline.settings import REPO_ROOT
-from pipeline.vision.firelane.evaluate import score, stops
+from pipeline.vision.firelane.evaluate import is_false_event, score, stops
 
 FPS = 10.0
 # A sample of the 50 sequences (the benchmark runs all): one small vehicle far away, two side by side,
@@ -58,6 +58,22 @@ def test_moving_traffic_alone_raises_nothing(data_dir, tmp_path):
     analyze("--detections", root / "det" / "yolo11m_nms05.txt", "--fps", FPS,
             "--zones", zones_file(tmp_path, left), "--out", out, "--grace-s", 3)
     assert events_of(out) == []
+
+
+def test_event_is_judged_over_its_span_not_at_the_moment_it_was_reported(data_dir, tmp_path):
+    """Sequence 506: the car stands at its place from ~23 s, its ground-truth track begins only at 29.9 s."""
+    root = data_dir / "tracks" / "roadtrack-parking" / "04-15_16_K295_506" / "data"
+    out = tmp_path / "events.jsonl"
+    analyze("--detections", root / "det" / "yolo11m_nms05.txt", "--fps", FPS, "--zones", zones_file(tmp_path), "--out", out)
+    (event,) = events_of(out)
+    vehicles, _ = stops(root / "gt" / "gt.txt", FPS)
+    assert event["t_start"] < vehicles[0].stop_s  # reported before the annotation starts
+    assert score([event], vehicles, root / "gt" / "gt.txt", FPS).found == 1
+    assert not is_false_event(event, vehicles)
+    elsewhere = {**event, "objects": [{**o, "box": [o["box"][0] + 200, *o["box"][1:]]} for o in event["objects"]]}
+    assert is_false_event(elsewhere, vehicles)
+    over_before_the_stop = {**event, "t_end": vehicles[0].stop_s - 1}
+    assert is_false_event(over_before_the_stop, vehicles)
 
 
 def test_resolution_and_escalation_times(data_dir, tmp_path):

@@ -4,6 +4,11 @@ Why here and not in a test: the unit tests (a few sequences) and the benchmark (
 score the same way. A ground-truth vehicle's stop is the first frame from which its bottom centre stays
 within half its size for `still_s` seconds; it is found when some event object stood at that place and
 began its dwell within `window_s` of the stop. An event object that matches no stopped vehicle is false.
+
+Ground-truth tracks in RoadTrack sometimes begin after the vehicle has already arrived (a car stands at
+its place for seconds before its first annotated frame). So an *event* is judged over its whole span:
+it is true when one of its objects stands where a stopped ground-truth vehicle stands while both the
+event and that vehicle's standing are going on, and false otherwise.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ class StoppedVehicle:
     stop_s: float          # seconds from frame 1
     foot: tuple[float, float]
     size: float
+    last_s: float = float("inf")  # the track's last annotated frame: it stood at most until then
 
 
 @dataclass
@@ -49,7 +55,8 @@ def stops(gt_path: Path, fps: float, still_s: float = 5.0) -> tuple[list[Stopped
         if stop is None:
             never += 1
         else:
-            found.append(StoppedVehicle(int(track), (t[stop, 0] - 1) / fps, tuple(foot[stop]), float(size[stop])))
+            found.append(StoppedVehicle(int(track), (t[stop, 0] - 1) / fps, tuple(foot[stop]), float(size[stop]),
+                                        (t[-1, 0] - 1) / fps))
     return found, never
 
 
@@ -87,3 +94,14 @@ def score(events: list[dict], vehicles: list[StoppedVehicle], gt_path: Path, fps
     gt = read_mot(gt_path)
     result.false_objects = sum(not _on_any_track(o, gt, fps) for o in objects)
     return result
+
+
+def is_false_event(event: dict, vehicles: list[StoppedVehicle]) -> bool:
+    """No object of the event is a stopped vehicle: at its place while the event and the stop overlap.
+
+    `event` is as `sca analyze fire-lane` writes it: `objects` (box, since, at) and `t_end` (None: still open).
+    """
+    end = event.get("t_end")
+    end = float("inf") if end is None else end
+    return not any(_near(o["box"], v.foot, v.size) and o["since"] <= v.last_s and v.stop_s <= end
+                   for o in event["objects"] for v in vehicles)

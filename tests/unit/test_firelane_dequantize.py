@@ -79,3 +79,14 @@ def test_unknown_compute_setting_is_refused(monkeypatch):
     monkeypatch.setenv("SCA_DETECTOR_COMPUTE", "fp16")
     with pytest.raises(ValueError, match="auto, float or model"):
         YoloDetector(SHARED_MODELS / "yolov8n-coco-int8-320.onnx")
+
+
+def test_a_float_export_runs_as_stored(tmp_path, bus):
+    """An fp32 file (here: the 320 model's weights written out in float, metadata kept) needs no rewrite."""
+    model = dequantize.dequantize_dynamic(onnx.load(str(SHARED_MODELS / "yolov8n-coco-int8-320.onnx")))
+    path = tmp_path / "yolov8n-float-320.onnx"
+    onnx.save(model, str(path))
+    detector = YoloDetector(path, compute="float")
+    assert detector.compute == "as stored" and not detector.verified  # not a registered file
+    names = list(detector.detect(bus).data["class_name"])
+    assert names.count("bus") == 1 and names.count("person") >= 3

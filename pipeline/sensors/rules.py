@@ -10,6 +10,12 @@ newer than the last one applied is ignored whole, so it can neither open a secon
 clear a real one. Alert ids come from (type, device, when the condition began), so a
 worker that replays from an older state after a crash re-emits the same ids, not new ones.
 
+Why `out`: the worker writes this state to its changelog before it publishes the alerts the step
+produced. A worker killed between the two leaves a state that already counts the reading (or tick) as
+applied, and the redelivered message would change nothing: the alert would be lost. So the state keeps
+the alerts of its last step, `"out": {"at": <reading ts or tick time>, "alerts": [...]}`, and a
+redelivery of that very message publishes them again (downstream drops repeats by alert id and content).
+
 Why `tick`: some conditions must fire with no new reading: a device that reports on change
 (a tilted manhole cover says so once), and "nothing happened for 12 hours". `tick` re-steps
 every latch with its last verdict at `now`; call it every few seconds per device.
@@ -54,9 +60,12 @@ def conditions_for(rules: RuleSet, sensor: SensorConfig) -> list[Condition]:
 
 def evaluate(state: dict | None, reading: SensorReading, sensor: SensorConfig, site: Site,
              cfg: RulesConfig | RuleSet | None = None) -> Decision:
-    """Apply one reading of `sensor`; readings not newer than the last applied one change nothing."""
+    """Apply one reading of `sensor`; readings not newer than the last applied one change nothing.
+
+    The redelivery of the reading last applied gives its alerts again (see `out` above).
+    """
     if state is not None and state.get("last_ts") is not None and reading.ts <= state["last_ts"]:
-        return Decision(state, False, [])
+        return Decision(state, False, replayed(state, reading.ts))
     decision = _advance(state, reading, reading.ts, sensor, site, rules_for(cfg, site, sensor))
     return Decision(dict(decision.state, last_ts=reading.ts), decision.changed, decision.alerts)
 
@@ -66,7 +75,18 @@ def tick(state: dict | None, sensor: SensorConfig, site: Site, cfg: RulesConfig 
     """Advance time-driven rules to `now` without a reading (held conditions, no-activity)."""
     if state is None or (state.get("last_ts") is not None and now <= state["last_ts"]):
         return Decision(state, False, [])
+    again = replayed(state, now)
+    if again:
+        return Decision(state, False, again)
     return _advance(state, None, now, sensor, site, rules_for(cfg, site, sensor))
+
+
+def replayed(state: dict, at: float) -> list[Alert]:
+    """The alerts of the step made at `at`, when that was the last step that produced any."""
+    out = state.get("out")
+    if not out or out["at"] != at:
+        return []
+    return [Alert.model_validate(alert) for alert in out["alerts"]]
 
 
 def _advance(state: dict | None, reading: SensorReading | None, now: float, sensor: SensorConfig, site: Site,
@@ -94,7 +114,12 @@ def _advance(state: dict | None, reading: SensorReading | None, now: float, sens
             latches[cond.alert_type] = after
     mem.pop("tz")
     changed = latches != state["latches"] or mem != state["mem"]
-    return Decision({**state, "latches": latches, "mem": mem}, changed, alerts)
+    new_state = {**state, "latches": latches, "mem": mem}
+    if alerts:
+        new_state["out"] = {"at": now, "alerts": [alert.model_dump(mode="json") for alert in alerts]}
+    elif changed:
+        new_state.pop("out", None)  # an older step's alerts are no longer the last ones
+    return Decision(new_state, changed, alerts)
 
 
 def _alert(cond: Condition, event: Event, before: dict | None, after: dict, now: float, sensor: SensorConfig,

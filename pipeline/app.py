@@ -18,6 +18,7 @@ from pipeline.alerts.silences import SilenceCache
 from pipeline.alerts.store import AsyncAlertStore
 from pipeline.config import Site
 from pipeline.contracts import TopicSpec, load_topics
+from pipeline import faust_fixes
 from pipeline.deadletters import BadMessage
 from pipeline.devices import publish as publish_devices
 from pipeline.messages import Alert, AlertUpdate
@@ -53,6 +54,7 @@ def internal_topics(app_id: str) -> dict[str, TopicSpec]:
 
 
 def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None) -> faust.App:
+    faust_fixes.install()  # a partition taken over before its first commit must not skip records
     specs = {**load_topics(), **internal_topics(settings.app_id)}
     datadir = settings.run_dir / "faust" / f"{settings.app_id}-data"  # not the current directory
     datadir.mkdir(parents=True, exist_ok=True)

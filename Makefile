@@ -3,13 +3,14 @@
 # make test   — unit and integration tests (integration starts its own Kafka and Redis on spare ports)
 # make bench  — every benchmark in benchmarks/ (each prints machine, command, figures, baseline, ratio)
 # make bench-ultralytics — the fire-lane detector side by side with Ultralytics' predictor (installs PyTorch)
+# make bench-load — load and soak: largest sustained camera count, then a 10-minute soak (LOAD_ARGS=--long: 30)
 
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 SCA    := $(VENV)/bin/sca
 
-.PHONY: setup system-packages venv jars demo test bench bench-ultralytics infra-up infra-down clean
+.PHONY: setup system-packages venv jars demo test bench bench-ultralytics bench-load infra-up infra-down clean
 
 setup: system-packages venv jars
 
@@ -58,6 +59,11 @@ bench-ultralytics: setup
 	test -x $(ULTRA)/bin/python || $(PYTHON) -m venv $(ULTRA)
 	$(ULTRA)/bin/python -m pip install -q -e '.[ultralytics]'
 	YOLO_OFFLINE=1 $(ULTRA)/bin/python -m benchmarks.bench_firelane --only latency
+
+# Curves to build/load/load.png need matplotlib and psutil (the `bench` extra), installed only when asked.
+bench-load: setup
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m benchmarks.load.run_load $(LOAD_ARGS)
 
 infra-up: setup
 	$(SCA) infra up

@@ -80,3 +80,16 @@ def test_parabola_preferred_unless_drag_clearly_fits_better():
     y = 20 - 0.5 * 9.81 * ts ** 2 + np.random.default_rng(3).normal(0, 0.02, 30)
     fit = fit_fall(ts, np.column_stack([np.full(30, 5.0), y]), (0.0, 0.5, 1.0))
     assert fit.drag == 0.0 and fit.g == pytest.approx(9.81, rel=0.05)
+
+
+def test_light_object_thrown_sideways_passes_though_drag_slows_its_drift():
+    # a bag thrown out sideways at 4 m/s: the air slows the drift as it slows the fall, so the sideways path
+    # levels off; judged as a straight drift it looked like a wobbling flier and the throw was missed
+    c = 1.0
+
+    def at(tau):
+        e = (1 - np.exp(-c * tau)) / c
+        return 5.0 + 4.0 * e, 28.5 + (9.81 / c) * (e - tau)
+    v = assess(*track(at, duration=3.0, jitter_px=0.5), FACADE)
+    assert v.fall, v.reason
+    assert v.window == (10, 2)  # released at 28.5 m, 5 m from the left edge

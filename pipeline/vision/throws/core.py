@@ -227,7 +227,7 @@ class ThrowCore:
         pts_m = self.facade.image_to_facade(pts_px)
         for r in self._reported:
             tau = ts - r.fit.t_first
-            model = np.column_stack([r.fit.x0 + r.fit.vx * tau, r.fit.height(tau)])
+            model = np.column_stack([r.fit.x(tau), r.fit.height(tau)])
             if float(np.median(np.hypot(*(model - pts_m).T))) < self.cfg.duplicate_m:
                 return True
         return False

@@ -49,6 +49,12 @@ class ForegroundConfig:
     laundry, flickering glare - and are left out of the mask altogether: a blob there is far more often the
     tree than a falling object, and those blobs would flood the tracker. Refreshed every `busy_every` frames."""
     busy_every: int = 8
+    shade_cell: int = 16
+    """Cell size (working px) of the smooth-illumination correction (see `_follow_shading`)."""
+    shade_step: float = 4.0
+    """A cell whose mean moved more than this (grey levels) since the last background update changed abruptly
+    (a light switched, a person, an exposure jump) and is left to the other mechanisms; below it the change is
+    slow shading - a cloud shadow drifting over the wall, auto exposure settling - and is followed at once."""
     gain_tolerance: float = 0.03
     """Global brightness ratio frame/background beyond which the background is rescaled first (auto exposure)."""
     streak_check_fraction: float = 0.002
@@ -119,6 +125,9 @@ class Foreground:
         self._roi_px = max(1, int(cv2.countNonZero(self.roi)))
         self._max_blob = max(self.cfg.min_blob_px + 1, int(self.cfg.max_blob_frac * sw * sh))
         self._interp = cv2.INTER_AREA if self.factor == 2 else cv2.INTER_LINEAR
+        cell = self.cfg.shade_cell
+        self._cells = (max(1, sw // cell), max(1, sh // cell))
+        self._shade = np.empty((sh, sw), np.float32)
         self.frames = 0
 
     def _to_gray(self, frame: np.ndarray) -> np.ndarray:
@@ -205,6 +214,7 @@ class Foreground:
             # before it drops (or a slow start) leaves no dark "ghost" behind to confuse the tracker. Every
             # `absorb_every` frames everything is learnt, so something that came to rest fades out (~6 s).
             rate = 1 - (1 - cfg.bg_rate) ** cfg.bg_every
+            self._follow_shading()
             if n % cfg.absorb_every == 0:
                 cv2.accumulateWeighted(self.gray, self.bg, rate)
             else:
@@ -213,6 +223,23 @@ class Foreground:
             self._refresh_bg8()
         if n % cfg.busy_every == 0:
             self._refresh_quiet()
+
+    def _follow_shading(self) -> None:
+        """Move the background by the spatially smooth part of (frame - background), cell means upsampled.
+
+        Why: a cloud shadow drifting over the wall, or auto exposure settling after a jump, changes every pixel
+        by a few grey levels - too little for the global gain check, but the per-pixel background (~0.7 s)
+        lags behind it, so |frame - background| stayed several levels high over the whole wall. The activity
+        map learnt that as "busy", raising the threshold two- or threefold and masking whole facade areas out,
+        and small objects were never seen there. A falling object moves a 16x16 cell's mean by a fraction of a
+        grey level, so it is not learnt. Cells that jumped (> shade_step) are left alone. At low resolution:
+        ~0.1 ms per update."""
+        cells = self._cells
+        cur = cv2.resize(self.gray, cells, interpolation=cv2.INTER_AREA).astype(np.float32)
+        step = cur - cv2.resize(self.bg, cells, interpolation=cv2.INTER_AREA)
+        step[np.abs(step) > self.cfg.shade_step] = 0.0
+        cv2.resize(step, self.size, dst=self._shade, interpolation=cv2.INTER_LINEAR)
+        cv2.add(self.bg, self._shade, dst=self.bg)
 
     def _compensate(self) -> tuple[str, tuple[float, float]]:
         """Divide out a global gain, then undo a global shift; 'rebaseline' when the scene still changed."""

@@ -44,3 +44,62 @@ def test_install_wraps_faust_once() -> None:
     wrapped = Consumer.perform_seek
     faust_fixes.install()
     assert Consumer.perform_seek is wrapped and getattr(wrapped, faust_fixes._PATCHED)
+
+
+class Acks:
+    """What `missing_head` reads: acked offsets per partition, the committed offset, the sought start."""
+
+    def __init__(self, acked: list[int], committed: int | None, start: int | None = None):
+        self._acked = {TOPIC: acked}
+        self._committed_offset = defaultdict(lambda: None, {TOPIC: committed})
+        if start is not None:
+            self._sca_start = {TOPIC: start}
+
+
+TOPIC = TP("sca.sensor-readings.v1", 3)
+
+
+def test_no_commit_past_a_record_dropped_in_a_rebalance() -> None:
+    faust_fixes.install([TOPIC.topic])
+    # committed 11 means "11 is next": acks from 12 on leave 11 unprocessed (Faust's own check lets one slip)
+    assert faust_fixes.missing_head(Acks([12, 13, 14], committed=11), TOPIC)
+    assert not faust_fixes.missing_head(Acks([11, 12, 13], committed=11), TOPIC)
+    # no commit yet: the start we sought to is the record that must come first
+    assert faust_fixes.missing_head(Acks([10, 11], committed=None, start=0), TOPIC)
+    assert not faust_fixes.missing_head(Acks([0, 1], committed=None, start=0), TOPIC)
+    # a compacted topic has holes by design: Faust's rule stays
+    compacted = TP("sca.alerts.v1", 0)
+    acks = Acks([5], committed=2)
+    acks._acked[compacted] = [5]
+    acks._committed_offset[compacted] = 2
+    assert not faust_fixes.missing_head(acks, compacted)
+
+
+def test_a_record_dropped_in_flight_is_read_again_before_the_ones_after_it() -> None:
+    tp = TP("sca.sensor-readings.v1", 3)
+    consumer = FakeConsumer({tp}, committed={}, earliest={tp: 0})
+    now = [0.0]
+    order = faust_fixes.InOrder(give_up_s=10, clock=lambda: now[0])
+
+    def feed(offsets):
+        return [o for o in offsets if asyncio.run(order.admit(consumer, tp, o))]
+
+    assert feed([0, 1, 2, 3, 4]) == [0, 1, 2, 3, 4]
+    assert feed([6, 7]) == [] and consumer.seeks == {tp: 5}  # 5 went missing: rewind once, pass 6 and 7 over
+    assert feed([5, 6, 7, 8]) == [5, 6, 7, 8]  # they come again, in order
+    assert feed([3, 4, 5]) == [3, 4, 5]  # a redelivery from further back is processed (the agents absorb it)
+    consumer.seeks.clear()
+    assert feed([6, 7, 8, 9]) == [6, 7, 8, 9]
+
+
+def test_a_hole_that_never_fills_is_stepped_over_after_a_while() -> None:
+    tp = TP("sca.sensor-readings.v1", 0)
+    consumer = FakeConsumer({tp}, committed={tp: 10}, earliest={tp: 0})
+    now = [0.0]
+    order = faust_fixes.InOrder(give_up_s=10, clock=lambda: now[0])
+    assert not asyncio.run(order.admit(consumer, tp, 12))  # 10 and 11 are missing
+    now[0] = 5.0
+    assert not asyncio.run(order.admit(consumer, tp, 12))
+    now[0] = 11.0
+    assert asyncio.run(order.admit(consumer, tp, 12)) and order.passed_over == 2
+    assert asyncio.run(order.admit(consumer, tp, 13))

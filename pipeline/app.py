@@ -55,8 +55,7 @@ def internal_topics(app_id: str) -> dict[str, TopicSpec]:
 
 def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None) -> faust.App:
     specs = {**load_topics(), **internal_topics(settings.app_id)}
-    # never commit past a record no worker has processed (see faust_fixes: both holes lost alerts)
-    faust_fixes.install(spec.name for spec in specs.values() if "compact" not in spec.config.get("cleanup.policy", ""))
+    faust_fixes.install()  # a partition taken over before its first commit must not skip records
     datadir = settings.run_dir / "faust" / f"{settings.app_id}-data"  # not the current directory
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -117,40 +116,40 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
 
     @app.agent(topics["frames"])
     async def frames_agent(stream):
-        async for event in faust_fixes.InOrder().events(stream):
+        async for event in stream.events():
             await runtime.on_frame(event.message, event.value, camera_heartbeats, core_states)
 
     @app.agent(topics["readings"])
     async def readings_agent(stream):
-        async for event in faust_fixes.InOrder().events(stream):
+        async for event in stream.events():
             await runtime.on_reading(event.message, event.value, sensor_heartbeats, rule_states, alarm_episodes)
 
     @app.agent(ticks)
     async def ticks_agent(stream):
-        async for event in faust_fixes.InOrder().events(stream):
+        async for event in stream.events():
             tick = orjson.loads(event.value)
             await runtime.on_tick(tick["device"], tick["now"], rule_states)
 
     @app.agent(topics["fire_partials"])
     async def fire_confirmation_agent(stream):
-        async for event in faust_fixes.InOrder().events(stream):
+        async for event in stream.events():
             await runtime.on_partial_alarm(event.value, fire_states, time.time())
 
     @app.agent(topics["broadcast_commands"])
     async def loudspeaker_agent(stream):
-        async for event in faust_fixes.InOrder().events(stream):
+        async for event in stream.events():
             await loudspeakers.on_command(event.message, event.value, speaker_states)
 
     @app.agent(topics["alert_signals"])
     async def alert_signals_agent(stream):
-        async for event in faust_fixes.InOrder().events(stream):
+        async for event in stream.events():
             error = await alert_manager.on_signal(event.value, manager_states)
             if error:
                 await dead_letter_event(event, error)
 
     @app.agent(topics["alert_actions"])
     async def alert_actions_agent(stream):
-        async for event in faust_fixes.InOrder().events(stream):
+        async for event in stream.events():
             error = await alert_manager.on_action(event.value, manager_states)
             if error:
                 await dead_letter_event(event, error)
@@ -176,7 +175,7 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
 
     @app.agent(topics["alert_updates"])
     async def alert_history_agent(stream):
-        async for event in faust_fixes.InOrder().events(stream):
+        async for event in stream.events():
             if (update := await parsed(event, AlertUpdate)) is not None:
                 await store.add_history(update)
 

@@ -3,9 +3,10 @@
 Sensor alarm episodes and loudspeaker commands are produced at a steady pace; one worker is killed
 with SIGKILL (no shutdown, no commit) a few seconds in. Afterwards:
 - every alert the readings must produce (computed with the same pure rules the worker runs) exists
-  once, with its final state, and was not counted as a repeat of itself (count == 1); the three holes this
-  test found (outputs lost after the state write, two Faust offset-commit holes) are fixed, and a loss is
-  still counted and reported, with at most one tolerated so that a new hole shows as a figure;
+  once, with its final state, and was not counted as a repeat of itself (count == 1); two holes this test
+  found are fixed (outputs lost after the state write; a partition taken over before its first commit);
+  one lost alert is tolerated, counted and reported (a record Faust drops in flight during a rebalance and
+  commits over: see the README);
 - no alert appears that the input does not explain;
 - no loudspeaker command was spoken twice (the speaker simulator saw each command id at most once).
 Commands that the killed worker had taken but not played are counted and reported, not hidden: the
@@ -110,7 +111,7 @@ def test_sigkill_mid_stream_loses_nothing_and_speaks_nothing_twice(infra, worker
         except AssertionError:
             found = {a: reader.get(a) for a in expected}
         lost = sorted(a for a, f in found.items() if f is None)
-        # See the README's reliability section for the holes this found; 0 were lost after their fixes.
+        # See the README's reliability section: one record dropped by Faust in a rebalance may cost one alert.
         assert len(lost) <= 1, f"{len(lost)} alerts lost: {lost}"
         found = {a: f for a, f in found.items() if f is not None}
         assert {a: f.status.value for a, f in found.items()} == {a: expected[a] for a in found}

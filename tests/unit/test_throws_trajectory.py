@@ -93,3 +93,11 @@ def test_light_object_thrown_sideways_passes_though_drag_slows_its_drift():
     v = assess(*track(at, duration=3.0, jitter_px=0.5), FACADE)
     assert v.fall, v.reason
     assert v.window == (10, 2)  # released at 28.5 m, 5 m from the left edge
+
+
+def test_slow_speeding_up_mover_is_not_a_fall():
+    # speeding up at 4.5 m/s^2 (a leaf in a gust, a bird diving): under half of g, which even a calibration
+    # 40 % off in height would not make of a real fall
+    v = assess(*track(fall(g=4.5), duration=2.0), FACADE)
+    assert not v.fall
+    assert "fitted g" in v.reason or "acceleration" in v.reason

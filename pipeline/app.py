@@ -22,6 +22,7 @@ from pipeline import faust_fixes
 from pipeline.deadletters import BadMessage
 from pipeline.devices import publish as publish_devices
 from pipeline.messages import Alert, AlertUpdate
+from pipeline.offset_gaps import GapFiller, KafkaRangeReader
 from pipeline.runtime import Loudspeakers, Runtime
 from pipeline.sensors import RulesConfig
 from pipeline.vision.builtin import builtin_processors
@@ -110,9 +111,28 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
     app.sca_runtime = runtime  # for tests and debugging
 
     async def dead_letter_event(event, error: str) -> None:
-        msg = event.message
+        await dead_letter_message(event.message, event.value, error)
+
+    async def dead_letter_message(msg, value: bytes, error: str) -> None:
         await runtime.dead_letter(BadMessage("schema_violation", error), msg.topic, msg.partition, msg.offset,
-                                  msg.key, event.value, msg.headers)
+                                  msg.key, value, msg.headers)
+
+    # Order-sensitive agents (rules, fire confirmation, alert manager) also process the records Faust failed
+    # to deliver before this one (see pipeline.offset_gaps); on dense topics only, never the compacted ones.
+    gaps = GapFiller(KafkaRangeReader(settings.kafka_bootstrap), lambda tp: app.consumer._committed_offset.get(tp))
+
+    async def in_order(stream):
+        """(message, value) for each event, after any records missing on its partition before it."""
+        async for event in stream.events():
+            msg = event.message
+            for record in await gaps.before(msg.tp, msg.offset):
+                stats.counts["records_read_back"] += 1
+                yield record, record.value
+            yield msg, event.value
+
+    @app.on_partitions_assigned.connect
+    async def forget_moved_partitions(sender, assigned, **kwargs):
+        gaps.on_assigned(assigned)
 
     @app.agent(topics["frames"])
     async def frames_agent(stream):
@@ -121,8 +141,8 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
 
     @app.agent(topics["readings"])
     async def readings_agent(stream):
-        async for event in stream.events():
-            await runtime.on_reading(event.message, event.value, sensor_heartbeats, rule_states, alarm_episodes)
+        async for message, value in in_order(stream):
+            await runtime.on_reading(message, value, sensor_heartbeats, rule_states, alarm_episodes)
 
     @app.agent(ticks)
     async def ticks_agent(stream):
@@ -132,8 +152,8 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
 
     @app.agent(topics["fire_partials"])
     async def fire_confirmation_agent(stream):
-        async for event in stream.events():
-            await runtime.on_partial_alarm(event.value, fire_states, time.time())
+        async for _message, value in in_order(stream):
+            await runtime.on_partial_alarm(value, fire_states, time.time())
 
     @app.agent(topics["broadcast_commands"])
     async def loudspeaker_agent(stream):
@@ -142,17 +162,17 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
 
     @app.agent(topics["alert_signals"])
     async def alert_signals_agent(stream):
-        async for event in stream.events():
-            error = await alert_manager.on_signal(event.value, manager_states)
+        async for message, value in in_order(stream):
+            error = await alert_manager.on_signal(value, manager_states)
             if error:
-                await dead_letter_event(event, error)
+                await dead_letter_message(message, value, error)
 
     @app.agent(topics["alert_actions"])
     async def alert_actions_agent(stream):
-        async for event in stream.events():
-            error = await alert_manager.on_action(event.value, manager_states)
+        async for message, value in in_order(stream):
+            error = await alert_manager.on_action(value, manager_states)
             if error:
-                await dead_letter_event(event, error)
+                await dead_letter_message(message, value, error)
 
     async def parsed(event, model):
         """The message as `model`, or None after dead-lettering it."""

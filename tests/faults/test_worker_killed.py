@@ -130,6 +130,7 @@ def test_sigkill_mid_stream_loses_nothing_and_speaks_nothing_twice(infra, worker
                   "alerts_extra": len(extra),
                   "commands": COMMANDS, "commands_spoken": len(set(spoken)),
                   "commands_not_spoken": COMMANDS - len(set(spoken)), "commands_spoken_twice": 0,
+                  "records_read_back": int((second.stats() or {}).get("records_read_back", 0)),
                   "killed_after_s": round(killed_at - base, 1),
                   "recovered_in_s": round(time.time() - killed_at, 1)}
         (infra.run_dir / "fault-worker-killed.json").write_text(json.dumps(report, indent=1))

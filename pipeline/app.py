@@ -23,6 +23,7 @@ from pipeline.deadletters import BadMessage
 from pipeline.devices import publish as publish_devices
 from pipeline.messages import Alert, AlertUpdate
 from pipeline.offset_gaps import GapFiller, KafkaRangeReader
+from pipeline.recovery_watchdog import RecoveryWatchdog
 from pipeline.runtime import Loudspeakers, Runtime
 from pipeline.sensors import RulesConfig
 from pipeline.vision.builtin import builtin_processors
@@ -241,8 +242,16 @@ def create_app(settings: Settings, site: Site, rules: RulesConfig | None = None)
         except Exception as exc:  # Redis briefly away must not stop the worker
             log.warning("could not publish stats: %s", exc)
 
+    watchdog = RecoveryWatchdog(settings.recovery_timeout_s)  # `sca worker` starts its thread
+    app.sca_watchdog = watchdog
+
+    @app.on_partitions_revoked.connect
+    async def rebalance_started(sender, revoked, **kwargs):
+        watchdog.rebalance_started()
+
     @app.on_rebalance_complete.connect
     async def on_ready(sender, **kwargs):
+        watchdog.rebalance_completed()
         stats.ready = True
         log.info("worker %s ready: partitions assigned and tables recovered", stats.worker)
 

@@ -195,6 +195,8 @@ def worker(ctx: click.Context, site_path: str | None, loglevel: str) -> None:
     # agents only subscribe to topics that exist at start
     apply_topics(settings.kafka_bootstrap, {**load_topics(), **internal_topics(settings.app_id)})
     app = create_app(settings, site, rules)
+    if settings.recovery_timeout_s:
+        app.sca_watchdog.start()  # a rebalance that never completes ends the worker (pipeline/recovery_watchdog.py)
     faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
 
 

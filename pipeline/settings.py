@@ -39,6 +39,7 @@ class Settings:
     api_port: int = field(default_factory=lambda: int(_env("SCA_API_PORT", "8080")))
     users_override: str = field(default_factory=lambda: _env("SCA_USERS", ""))
     evidence_override: str = field(default_factory=lambda: _env("SCA_EVIDENCE_DIR", ""))
+    recovery_timeout_s: float = field(default_factory=lambda: float(_env("SCA_RECOVERY_TIMEOUT_S", "180")))
 
     @property
     def users_file(self) -> Path:

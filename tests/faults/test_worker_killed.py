@@ -82,6 +82,23 @@ def paced(infra, readings: list[tuple[str, bytes]], cmds: list[tuple[bytes, byte
         time.sleep(seconds / steps)
 
 
+def spoken_commands(run: str, quiet_s: float = 6.0, limit_s: float = 60.0) -> list[str]:
+    """Command ids of this run the speaker simulator received, once no new one has come for `quiet_s` (a late
+    delivery would show up twice here) or all were spoken and `quiet_s` passed."""
+    deadline = time.monotonic() + limit_s
+    seen: list[str] = []
+    changed = time.monotonic()
+    while time.monotonic() < deadline:
+        received = httpx.get(f"http://127.0.0.1:{SPEAKER_PORT}/speakers/spk-1/received", timeout=5).json()
+        now = [r["command_id"] for r in received if r["command_id"].startswith(f"kill-{run}-")]
+        if now != seen:
+            seen, changed = now, time.monotonic()
+        elif time.monotonic() - changed >= quiet_s:
+            break
+        time.sleep(0.5)
+    return seen
+
+
 def test_sigkill_mid_stream_loses_nothing_and_speaks_nothing_twice(infra, worker, site, tmp_path):
     second = WorkerProcess(infra, infra.run_dir / "logs" / f"worker-second-{uuid.uuid4().hex[:6]}.log")
     try:
@@ -120,11 +137,7 @@ def test_sigkill_mid_stream_loses_nothing_and_speaks_nothing_twice(infra, worker
                  and a.started_at >= base and a.id not in expected]
         assert extra == []
 
-        received = httpx.get(f"http://127.0.0.1:{SPEAKER_PORT}/speakers/spk-1/received", timeout=5).json()
-        spoken = [r["command_id"] for r in received if r["command_id"].startswith(f"kill-{run}-")]
-        time.sleep(3)  # give a late delivery the chance to show up twice
-        received = httpx.get(f"http://127.0.0.1:{SPEAKER_PORT}/speakers/spk-1/received", timeout=5).json()
-        spoken = [r["command_id"] for r in received if r["command_id"].startswith(f"kill-{run}-")]
+        spoken = spoken_commands(run)  # the survivor plays its backlog one command after another
         assert len(spoken) == len(set(spoken)), "a command was spoken twice"
         report = {"alerts_expected": len(expected), "alerts_found": len(found), "alerts_lost": len(lost),
                   "alerts_extra": len(extra),

@@ -16,6 +16,15 @@ SLOPE_REL = 0.02
 END_LAG_S = 10.0
 # ... and the producer really offered the load: at least this fraction of N x fps frames/s over the step.
 PRODUCER_MIN = 0.95
+# Lag is judged by its floor: the least lag read in the trailing FLOOR_WINDOW_S. Committed offsets move once a
+# second, so a sample reads up to a second of frames more than is really waiting, depending on where in the commit
+# cycle it falls. Sampled every 1.0 s, that phase drifts slowly, and the raw series becomes a slow sawtooth of one
+# second of frames (the 2026-12-01 soak: up by 25 frames at once, down over 40-90 s, on the readings topic just
+# the same, while frames reached alerts in 24 ms) whose slope over a 60 s step passes the growth limit at N=2 on
+# its own. Sampled every SAMPLE_S, which does not divide the commit interval, every phase is seen within a few
+# seconds, and the floor is the backlog.
+FLOOR_WINDOW_S = 6.0
+SAMPLE_S = 0.7
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -66,8 +75,20 @@ class LagGrowth:
         return self.slope > self.threshold or self.end_lag > self.end_limit
 
 
+def floor(ts: Sequence[float], ys: Sequence[float], window_s: float = FLOOR_WINDOW_S) -> list[float]:
+    """Each sample replaced by the least value in the trailing `window_s` (itself included)."""
+    out, start = [], 0
+    for i, t in enumerate(ts):
+        while ts[start] < t - window_s:
+            start += 1
+        out.append(min(ys[start:i + 1]))
+    return out
+
+
 def lag_growth(ts: Sequence[float], lags: Sequence[float], offered_rate: float) -> LagGrowth:
-    """Does the lag grow over the second half of the run? `offered_rate` in messages per second."""
+    """Does the lag's floor (see FLOOR_WINDOW_S) grow over the second half of the run? `offered_rate` in messages
+    per second."""
+    lags = floor(ts, lags)
     t2, y2 = second_half(ts, lags)
     tail = list(lags[-max(1, len(lags) // 10):]) if lags else [0.0]
     return LagGrowth(slope=slope(t2, y2), threshold=max(SLOPE_ABS, SLOPE_REL * offered_rate),

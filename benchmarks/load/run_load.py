@@ -826,7 +826,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sensors", type=int, default=50)
     p.add_argument("--sensor-period-s", type=float, default=2.0)
     p.add_argument("--alarm-pairs", type=int, default=3)
-    p.add_argument("--sample-s", type=float, default=1.0)
+    p.add_argument("--sample-s", type=float, default=analysis.SAMPLE_S,
+                   help="sampling period; not a divisor of the worker's 1 s commit interval (see analysis.py)")
     p.add_argument("--recovered-lag-s", type=float, default=2.0,
                    help="failover: lag counts as recovered under this many seconds of offered frames")
     p.add_argument("--clip", default="facade-office1.mp4")

@@ -71,6 +71,35 @@ def test_a_backlog_that_stops_growing_but_never_drains_is_not_sustained():
     assert not verdict.sustained and "stays" in verdict.reason
 
 
+def committed_lag(sample_s: float, seconds: float, rate: float, backlog=lambda t: 0.0, commit_s: float = 1.02):
+    """Lag read from offsets committed every `commit_s` (a little slower than a second, as a busy worker's timer
+    is): what arrived since the last commit, plus the real backlog."""
+    ts = [i * sample_s for i in range(int(seconds / sample_s))]
+    return ts, [rate * (t % commit_s) + backlog(t) for t in ts]
+
+
+def test_a_commit_sawtooth_sampled_off_beat_is_not_growing_but_a_real_backlog_is():
+    ts, lags = committed_lag(analysis.SAMPLE_S, 60, rate=50)
+    assert not lag_growth(ts, lags, offered_rate=50).growing
+    ts, lags = committed_lag(analysis.SAMPLE_S, 60, rate=50, backlog=lambda t: 3.0 * t)
+    growth = lag_growth(ts, lags, offered_rate=50)
+    assert growth.growing and growth.slope == pytest.approx(3.0, abs=0.5)
+
+
+def test_sampled_on_the_beat_the_same_sawtooth_drifts_like_a_growing_lag():
+    """Why the sampling period matters: at 1.0 s against a 0.98 s commit the phase drifts 0.02 s a sample, and
+    the raw series climbs a second's frames over 49 s (then drops): no window short enough to judge a step
+    removes that, and its slope passes the limit with no backlog at all."""
+    ts, lags = committed_lag(1.0, 60, rate=75, commit_s=0.98)
+    growth = lag_growth(ts[5:45], lags[5:45], offered_rate=75)
+    assert growth.slope == pytest.approx(1.5, abs=0.1) and growth.growing
+
+
+def test_the_floor_is_the_least_value_in_the_trailing_window():
+    ts = [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert analysis.floor(ts, [5, 1, 4, 3, 9], window_s=2.0) == [5, 1, 1, 1, 3]
+
+
 def test_the_growth_limit_scales_with_the_offered_rate():
     small = lag_growth([0, 1], [0, 0], offered_rate=10)
     big = lag_growth([0, 1], [0, 0], offered_rate=400)

@@ -213,3 +213,11 @@ def test_cpu_ms_per_frame_integrates_cpu_over_the_frames_counted():
     assert math.isnan(analysis.cpu_ms_per_item(ts, cpu, [0.0] * 4))
     assert analysis.cameras_if_alone(2, 25.0, 40.0) == pytest.approx(2.0)
     assert math.isnan(analysis.cameras_if_alone(2, 25.0, math.nan))
+
+
+def test_a_draining_backlog_of_seconds_of_frames_is_not_sustained():
+    """N=4 on 2026-12-01: the lag fell slowly but 317 frames (3.2 s at 100 frames/s) still waited at the end."""
+    ts = [i * 0.7 for i in range(86)]
+    lags = [554 - 3.0 * t for t in ts]
+    verdict = judge(lag_growth(ts, lags, offered_rate=100), 100, 100)
+    assert not verdict.sustained and "stays" in verdict.reason

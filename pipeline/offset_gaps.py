@@ -59,8 +59,6 @@ class GapFiller:
     committed: Callable[[TP], int | None]
     """The group's committed offset (the next to read) of a partition, as the consumer knows it after a seek."""
     expected: dict[TP, int] = field(default_factory=dict)
-    filled: int = 0
-    """Records read back so far, for the worker's stats and the logs."""
 
     def on_assigned(self, assigned: Iterable[TP]) -> None:
         """Forget partitions this worker no longer holds: another worker may have moved them on meanwhile,
@@ -90,7 +88,6 @@ class GapFiller:
                       tp.topic, tp.partition, end - first, end, MAX_FILL)
             first = end - MAX_FILL
         records = await self.read_range(tp, first, end)
-        self.filled += len(records)
         log.warning("%s[%d]: offsets %d-%d were never delivered to this agent; read back %d records",
                     tp.topic, tp.partition, first, end - 1, len(records))
         return records

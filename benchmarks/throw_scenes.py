@@ -101,6 +101,11 @@ class Scene:
     def frame_times(self) -> np.ndarray:
         return np.arange(self.n_frames) / self.fps
 
+    def truth_paths(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(times s, Nx2 image px) of each throw, in the order of `throws`: lets a benchmark check that an event
+        is where the object was, not only when."""
+        return [(tr.t, tr.px) for tr in self._tracks]
+
 
 # ----------------------------------------------------------------------------------------------- generation
 

@@ -1,4 +1,4 @@
-"""ThrowCore in rain and across gaps: streaks are opened away (a fall in rain is found, rain alone raises
+"""ThrowCore in rain and across gaps: streaks are filtered out (a fall in rain is found, rain alone raises
 nothing), and a fall lost for a few frames is stitched back into one event with the right window."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pipeline.vision.throws.tracking import Tracker
 from tests.unit.test_throws_helpers import FACADE, drop, frames, run
 
 
-def rain(seed: int = 7, n: int = 220):
+def rain(seed: int = 7, n: int = 220, level: int = 70):
     """Fresh near-vertical one-pixel streaks every frame, 12-30 px long, brighter than the wall."""
     rng = np.random.default_rng(seed)
 
@@ -20,7 +20,7 @@ def rain(seed: int = 7, n: int = 220):
         y = rng.uniform(-30, 480, n)
         ln = rng.uniform(12, 30, n)
         for x0, y0, l in zip(x, y, ln):
-            cv2.line(layer, (int(x0), int(y0)), (int(x0 + 0.15 * l), int(y0 + l)), 70, 1)
+            cv2.line(layer, (int(x0), int(y0)), (int(x0 + 0.15 * l), int(y0 + l)), level, 1)
         return cv2.add(img, layer)
     return edit
 

@@ -72,11 +72,25 @@ class ThrowConfig:
     """A joint fall must fit its points this well in the image (RMS px): true falls in the dev scenes fit to
     0.7 px (median), 2.5 px (95th percentile); joints of a swaying tree's or a walking person's pieces, which
     the metric residual of `assess` (0.25 m + 3 % of the drop) lets through near the ground, fit to 10-30 px."""
+    continue_max_rmse_px: float = 6.0
+    """A track that, joined behind a fall just reported, is still a fall fitting this well (RMS px) is the rest
+    of that fall and no new event. Looser than `stitch_max_rmse_px`: here a miss costs a duplicate alert, not
+    a false one, and the last, fastest part of a long fall, seen again after a gap, fits the joint curve to
+    3-4 px (dev seed 1: a second event, floor 9, for a fall from floor 16)."""
     stitch_min_travel_px: float = 4.0
     """Pieces pre-join only when the joint moves down at least this much: jitter in one place (a tree, a lit
     window edge) fits a quadratic too."""
     stitch_candidates: int = 4
     """Pieces tried per track (closest in time first)."""
+    salvage_min_travel_px: float = 20.0
+    """A track that is no fall but first moved down at least this far is cut where it leaves its own smooth
+    curve, and the part before is judged (see `smooth_prefix`)."""
+    salvage_min_points: int = 12
+    """A part cut out of a track must have this many points (the fall test's own minimum is 8): a track that
+    wandered over noise offers many parts, and short ones pass by chance (a dev night distractor scene)."""
+    salvage_tol_px: float = 3.0
+    """A point leaves the curve when it is further than this (plus 4 x the fit's residual and 30 % of the last
+    step) from where the quadratic through all the points before it puts it, and so is the next one."""
 
 
 @dataclass
@@ -89,6 +103,54 @@ class _Reported:
 def _joined(a: Track, b: Track) -> Track:
     """Track a's points followed by track b's (a ended before b started), under b's id."""
     return Track(b.id, a.ts + b.ts, a.xs + b.xs, a.ys + b.ys, a.areas + b.areas)
+
+
+def smooth_prefix(track: Track, min_points: int, tol_px: float) -> Track | None:
+    """The track up to the first point where it leaves the smooth curve of the points before it, or None when it
+    never does (or leaves it too early to leave min_points).
+
+    Why: in rain, at night or over a busy patch the object is lost for a few frames, and the tracker's gate -
+    wide for a fast object - takes a rain remnant or a noise blob instead; from there the track follows the
+    wrong thing, climbs back up or flies sideways, and the whole track fails the fall test although its first
+    30-90 points were a clean fall (dev scenes: 4 of the 18 misses). Each point is compared with the quadratic
+    in time fitted to the points before it that were on the curve; a single point off it is left out (the
+    fall test drops such outliers too), two in a row end the prefix."""
+    n = len(track)
+    if n < min_points + 2:
+        return None
+    ts = np.asarray(track.ts) - track.ts[0]
+    xy = np.column_stack([track.xs, track.ys])
+    good = list(range(min_points))
+    first_off = None
+    for k in range(min_points, n):
+        g = np.asarray(good)
+        basis = np.column_stack([np.ones(len(g)), ts[g], ts[g] ** 2])
+        coef, *_ = np.linalg.lstsq(basis, xy[g], rcond=None)
+        spread = 1.4826 * float(np.median(np.hypot(*(basis @ coef - xy[g]).T)))
+        pred = np.array([1.0, ts[k], ts[k] ** 2]) @ coef
+        # the curve's own motion since the last point on it: a fast object's centroid wanders more
+        motion = float(np.hypot(*(pred - xy[g[-1]])))
+        if float(np.hypot(*(xy[k] - pred))) <= tol_px + 4 * spread + 0.3 * motion:
+            good.append(k)
+            first_off = None
+        elif first_off is None:
+            first_off = k
+        else:
+            keep = [i for i in good if i < first_off]
+            if len(keep) < min_points:
+                return None
+            return Track(track.id, [track.ts[i] for i in keep], [track.xs[i] for i in keep],
+                         [track.ys[i] for i in keep], [track.areas[i] for i in keep])
+    return None
+
+
+def _smooth_suffix(track: Track, min_points: int, tol_px: float) -> Track | None:
+    """`smooth_prefix` of the track run backwards: its end, back to where it joined the object."""
+    back = Track(track.id, [-t for t in reversed(track.ts)], track.xs[::-1], track.ys[::-1], track.areas[::-1])
+    part = smooth_prefix(back, min_points, tol_px)
+    if part is None:
+        return None
+    return Track(track.id, [-t for t in reversed(part.ts)], part.xs[::-1], part.ys[::-1], part.areas[::-1])
 
 
 def _smooth(track: Track, max_rmse_px: float) -> bool:
@@ -209,7 +271,38 @@ class ThrowCore:
             piece, v, joint = smooth_join
             self._pieces.remove(piece)
             return v, joint
+        if own is not None and not own.fall:
+            salvaged = self._salvage(track)
+            if salvaged is not None:
+                return salvaged
         return best
+
+    def _salvage(self, track: Track) -> tuple[Verdict, Track] | None:
+        """A fall inside a track that is none as a whole, or None: its smooth start (the track went astray at the
+        end), else its smooth end (it started on something else and took the object over, e.g. after the
+        object's own track was lost); each joined behind an earlier piece first (an earlier start names the
+        window better). See `smooth_prefix`."""
+        cfg = self.cfg
+        if max(track.ys) - min(track.ys) < cfg.salvage_min_travel_px:
+            return None
+        n_min = max(cfg.salvage_min_points, cfg.trajectory.min_points)
+        for part in (smooth_prefix(track, n_min, cfg.salvage_tol_px), _smooth_suffix(track, n_min, cfg.salvage_tol_px)):
+            if part is None:
+                continue
+            for piece in self._candidates(part, self._pieces):
+                joint = _joined(piece, part)
+                v = self._assess(joint)
+                if self._passes(v):
+                    self._pieces.remove(piece)
+                    return v, joint
+            v = self._assess(part)
+            if self._passes(v):
+                return v, part
+        return None
+
+    def _passes(self, v: Verdict | None) -> bool:
+        return (v is not None and v.fall and v.confidence >= self.cfg.min_confidence
+                and v.rmse_px <= self.cfg.stitch_max_rmse_px)
 
     def _continues_reported(self, track: Track) -> bool:
         """`track` is the rest of a fall already reported (it was lost and found again): joined behind it, the
@@ -217,7 +310,7 @@ class ThrowCore:
         reported = [r.track for r in self._reported if r.track is not None]
         for prev in self._candidates(track, reported):
             v = self._assess(_joined(prev, track))
-            if v is not None and v.fall and v.rmse_px <= self.cfg.stitch_max_rmse_px:
+            if v is not None and v.fall and v.rmse_px <= self.cfg.continue_max_rmse_px:
                 return True
         return False
 

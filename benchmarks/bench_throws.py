@@ -6,7 +6,8 @@ Run: .venv/bin/python -m benchmarks.bench_throws            (held-out seeds; abo
 
 Accuracy: synthetic scenes (benchmarks/throw_scenes.py) on the held-out seeds, which nothing was tuned on; each
 frame is fed to both detectors in the same loop. An event matches a throw when its [t_start, t_end] overlaps
-[release_t - 0.5, end_t + 0.5] and that throw is not matched yet; delay is the time of the frame on which the
+[release_t - 0.5, end_t + 0.5], at least half of its trajectory points lie within 20 px of where the object
+really was at that time, and that throw is not matched yet (see `match`); delay is the time of the frame on which the
 event was returned minus the throw's end. False alarms per camera-hour come from distractor-only scenes: both
 detectors on the first --distractor-scenes, our core alone (in background processes) on more of them, up to
 --core-distractor-hours of video; the output says how much each saw.
@@ -220,7 +221,9 @@ def accuracy(seeds: list[int], distractor_seeds: list[int], distractor_s: float,
             m = match(events[name], scene.throws, scene.truth_paths())
             matched[name] += m
             spent[name] += sec[name]
-            row[name] = {"hits": sum(th is not None for _, _, th in m), "false": sum(th is None for _, _, th in m)}
+            found = {id(th) for _, _, th in m if th is not None}
+            row[name] = {"hits": len(found), "false": sum(th is None for _, _, th in m),
+                         "found": [id(th) in found for th in scene.throws]}
         per_scene.append(row)
     false_d = dict.fromkeys(names, 0)
     d_frames = 0

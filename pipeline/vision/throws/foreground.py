@@ -64,9 +64,10 @@ class ForegroundConfig:
     streak_share: float = 0.5
     """Rain: when an opening with a 1x2 (horizontal pair) element removes more than this share of the mask, the
     change is mostly near-vertical lines one working pixel wide - rain streaks, fresh and everywhere each
-    frame - and the opened mask is used. A falling object two or more working pixels wide survives the
-    opening; the tracker's gates and the gravity test deal with the few streak remnants. Before, a rainy frame
-    had hundreds of streak blobs, the largest `max_blobs` were kept and the object was never among them."""
+    frame - and the frame is a rain frame: the mask keeps what the opening kept plus the small one-pixel
+    specks that are not on streaks and persist from frame to frame (see `_drop_streaks`). Before any rain
+    handling a rainy frame had hundreds of streak blobs, the largest `max_blobs` were kept and the object was
+    never among them; with the opening alone, objects under ~1.5 full-res px were removed with the rain."""
     streak_min_run: int = 4
     """Rain streaks are told from small objects by their length: a one-pixel-wide part of the mask on a
     vertical run of at least this many working pixels is a streak (the generator's 15-45 px streaks are 7-22
@@ -76,7 +77,8 @@ class ForegroundConfig:
     speck_frames: int = 3
     """Rain frames in a row a speck must persist to be kept. Two let through enough chance coincidences of
     streak remnants in heavy rain to double the cost of a rainy frame (tracks to judge); three cut them to a
-    few, and an object near its release stays a few frames in place anyway."""
+    few (and found two more of the 109 dev throws than two did: fewer remnants to pull tracks off); an object
+    near its release stays a few frames in place anyway."""
     busy_fraction: float = 0.01
     """Share of ROI pixels in the mask above which the frame is checked for shake / sudden light change."""
     global_fraction: float = 0.04

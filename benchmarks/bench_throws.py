@@ -50,8 +50,9 @@ CLIPS = {"facade-office1.mp4": {"expect": "two falling objects around frames 214
          "facade-office2-shake.mp4": {"expect": "camera shake around frames 110-130, no alert", "frames": None}}
 MATCH_SLACK_S = 0.5
 MATCH_PX = 20.0
-"""An event's points must lie this close (median, full-res px) to the object's true path: a blob centroid is
-within a few px of it, an object crossing elsewhere in the frame is tens to hundreds away."""
+"""An event's point counts as on a throw's path within this distance (full-res px) of where the object was at
+that time; half its points must be (see `match`). A blob centroid is within a few px of the object, another
+object elsewhere in the frame tens to hundreds away."""
 CORE_HOURS, CORE_HOURS_QUICK = 0.5, 0.05
 """Distractor-only video our core sees by default. Rendering a 1280x720 frame with every distractor costs ~40 ms
 (the core ~2-3 ms), so one background process beside the ~35-minute main loop renders about half an hour of

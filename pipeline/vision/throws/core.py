@@ -83,14 +83,15 @@ class ThrowConfig:
     stitch_candidates: int = 4
     """Pieces tried per track (closest in time first)."""
     salvage_min_travel_px: float = 20.0
-    """A track that is no fall but first moved down at least this far is cut where it leaves its own smooth
-    curve, and the part before is judged (see `smooth_prefix`)."""
+    """A track that is no fall but spans at least this much height in the image is cut where it leaves its own
+    smooth curve, and its smooth start or end is judged (see `_salvage`)."""
     salvage_min_points: int = 12
     """A part cut out of a track must have this many points (the fall test's own minimum is 8): a track that
     wandered over noise offers many parts, and short ones pass by chance (a dev night distractor scene)."""
     salvage_tol_px: float = 3.0
-    """A point leaves the curve when it is further than this (plus 4 x the fit's residual and 30 % of the last
-    step) from where the quadratic through all the points before it puts it, and so is the next one."""
+    """A point is off the curve when it is further than this (plus 4 robust sigmas of the fit and 30 % of the
+    curve's motion since the last point on it) from where the quadratic through the earlier points on the
+    curve puts it; two in a row end the smooth part (see `smooth_prefix`)."""
 
 
 @dataclass
@@ -260,8 +261,7 @@ class ThrowCore:
         for piece in self._candidates(track, self._pieces):
             joint = _joined(piece, track)
             v = self._assess(joint)
-            if (v is not None and v.fall and v.confidence >= self.cfg.min_confidence
-                    and v.rmse_px <= self.cfg.stitch_max_rmse_px):
+            if self._passes(v):
                 self._pieces.remove(piece)
                 return v, joint
             if (smooth_join is None and joint.ys[-1] - joint.ys[0] >= self.cfg.stitch_min_travel_px

@@ -133,6 +133,8 @@ class Foreground:
         self._streaks = np.empty((sh, sw), np.uint8)
         # last rain frame's speck chains (1 .. speck_frames-1 sightings), spread downward
         self._prev_specks = [np.zeros((sh, sw), np.uint8) for _ in range(max(1, self.cfg.speck_frames - 1))]
+        self._runs = np.empty((sh, sw), np.uint8)
+        self._levels = [np.empty((sh, sw), np.uint8) for _ in self._prev_specks]  # this frame's chains
         self._specks_fresh = False
         self._below = np.ones((self.cfg.speck_reach + 1, 3), np.uint8)
         self.rain = False
@@ -202,13 +204,14 @@ class Foreground:
         place, while an object near its release moves a pixel or two a frame."""
         thin = self._streaks
         cv2.bitwise_xor(self.mask, self._opened, dst=thin)  # one-pixel-wide parts
-        runs = cv2.morphologyEx(thin, cv2.MORPH_OPEN, self._column)
+        runs = self._runs
+        cv2.morphologyEx(thin, cv2.MORPH_OPEN, self._column, dst=runs)
         cv2.dilate(runs, self._join, dst=runs)
         cv2.subtract(thin, runs, dst=thin)  # specks off streaks
         # level j: specks with a chain of j+1 sightings; the previous frame's levels, spread downward, gate them
         levels = [thin]
-        for spread in self._prev_specks:
-            levels.append(cv2.bitwise_and(thin, spread))
+        for spread, level in zip(self._prev_specks, self._levels):
+            levels.append(cv2.bitwise_and(thin, spread, dst=level))
         for spread, level in zip(self._prev_specks, levels):
             cv2.dilate(level, self._below, dst=spread, anchor=(1, self.cfg.speck_reach))
         self._specks_fresh = True

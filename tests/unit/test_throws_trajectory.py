@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pipeline.vision.throws.calibration import Facade
 from pipeline.vision.throws.trajectory import assess, fit_fall
 from tests.unit.test_throws_helpers import FACADE, FPS
 
@@ -101,3 +102,19 @@ def test_slow_speeding_up_mover_is_not_a_fall():
     v = assess(*track(fall(g=4.5), duration=2.0), FACADE)
     assert not v.fall
     assert "fitted g" in v.reason or "acceleration" in v.reason
+
+
+def test_still_blob_and_one_point_far_below_is_no_fall():
+    """A lit window edge seen for 0.3 s, then after a gap three scattered blobs (the stitch joined them): the
+    outlier step dropped two, and a parabola through a still start and the one point left is a perfect
+    'fall' of 3.8 m. Points as in dev distractor scene 5075, on its calibration."""
+    tower = Facade.from_dict({
+        "camera": "synthetic-5075", "fps": 25.0, "image_size": [1280, 720],
+        "facade": {"floors": 26, "floor_height_m": 3.1141, "columns": 6, "column_width_m": 3.752,
+                   "corners_px": {"bottom_left": [429.67, 708.91], "bottom_right": [691.53, 707.95],
+                                  "top_right": [678.53, -41.92], "top_left": [483.32, -49.45]}}})
+    ts = np.array([11.2 + k / 25 for k in range(8)] + [12.04, 12.12, 12.16])
+    px = np.array([(536.0, 534.0)] * 8 + [(606.0, 638.0), (522.0, 578.0), (466.0, 576.0)])
+    v = assess(ts, px, tower)
+    assert not v.fall
+    assert "lower half" in v.reason

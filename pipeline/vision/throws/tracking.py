@@ -7,8 +7,12 @@ centred on the constant-acceleration prediction and grows with speed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
+
+FaintSearch = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""(predicted positions (N,2), radii (N,)) -> (found (N,), centres (N,2), areas (N,)): see Foreground.faint_near."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,11 @@ class TrackerConfig:
     """Open tracks kept; in a noise storm the youngest short ones are dropped first."""
     max_points: int = 400
     """Points kept per track (~13 s at 30 fps): longer is not a fall from any building we watch."""
+    faint_min_points: int = 1
+    """A track this long that no blob continued is looked for under the threshold (see `update`)."""
+    faint_gate: float = 0.5
+    """Share of the track's gate searched for a faint continuation: the window must stay small for a chance
+    noise pixel to be rare in it."""
 
 
 @dataclass
@@ -78,8 +87,11 @@ class Tracker:
         self.tracks: list[Track] = []
         self._next_id = 1
 
-    def update(self, t: float, centres: np.ndarray, areas: np.ndarray) -> list[Track]:
-        free = self._assign(t, centres, areas)
+    def update(self, t: float, centres: np.ndarray, areas: np.ndarray,
+               faint: FaintSearch | None = None) -> list[Track]:
+        """Assign this frame's blobs; tracks no blob continued are looked for with `faint` (when given) around
+        their prediction, so a faint object's track survives the frames it is under the threshold."""
+        free = self._assign(t, centres, areas, faint)
         for i in np.flatnonzero(free):
             track = Track(self._next_id)
             self._next_id += 1
@@ -103,16 +115,32 @@ class Tracker:
         ended, self.tracks = self.tracks, []
         return ended
 
-    def _assign(self, t: float, centres: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    def _assign(self, t: float, centres: np.ndarray, areas: np.ndarray, faint: FaintSearch | None) -> np.ndarray:
         """Greedy assignment inside each track's gate, longest track first; returns the unassigned-blob mask."""
         free = np.ones(len(centres), bool)
         if not self.tracks:
             return free
-        if len(centres) == 0:
+        if len(centres) == 0 and faint is None:
             for tr in self.tracks:
                 tr.misses += 1
             return free
         preds, gates = self._predict_all(t)
+        taken = self._take(t, centres, areas, preds, gates, free) if len(centres) else np.zeros(len(self.tracks), bool)
+        if faint is not None:
+            want = np.flatnonzero(~taken & (np.array([len(tr) for tr in self.tracks]) >= self.cfg.faint_min_points))
+            if want.size:
+                got, at, area = faint(preds[want], self.cfg.faint_gate * gates[want])
+                for j in np.flatnonzero(got):
+                    ti = int(want[j])
+                    taken[ti] = True
+                    self.tracks[ti].add(t, float(at[j, 0]), float(at[j, 1]), float(area[j]))
+        for ti in np.flatnonzero(~taken):
+            self.tracks[ti].misses += 1
+        return free
+
+    def _take(self, t: float, centres: np.ndarray, areas: np.ndarray, preds: np.ndarray, gates: np.ndarray,
+              free: np.ndarray) -> np.ndarray:
+        """Blobs to tracks inside each gate (updates `free`); returns which tracks got one."""
         dist = np.hypot(preds[:, 0:1] - centres[None, :, 0], preds[:, 1:2] - centres[None, :, 1])
         dist[dist > gates[:, None]] = np.inf
         taken = np.zeros(len(self.tracks), bool)
@@ -140,9 +168,7 @@ class Tracker:
                     continue
                 taken[ti], free[ci] = True, False
                 self.tracks[ti].add(t, float(centres[ci, 0]), float(centres[ci, 1]), float(areas[ci]))
-        for ti in np.flatnonzero(~taken):
-            self.tracks[ti].misses += 1
-        return free
+        return taken
 
     def _predict_all(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Track.predict for every track at once ((N,2) positions, (N,) gate radii): the hot loop of tracking."""

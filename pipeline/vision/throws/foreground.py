@@ -103,7 +103,7 @@ class ForegroundConfig:
     """...and more than this many times the pixel's mean |difference| (its activity, ~0.8 sigma of its noise,
     so ~3 sigma). Where noise, not `min_diff`, sets the threshold (a grainy or textured view) this is near the
     threshold itself and the search adds little; it helps where the view is quiet and the object faint (dev
-    scenes: 5 instead of 4 found 99 of 109 throws instead of 100; the usual threshold alone, 97)."""
+    scenes: 5 instead of 4 found 99 of 109 throws instead of 100; before the faint search, 97)."""
     faint_max_radius: int = 6
     """Largest half-width (working px) of the window searched around a prediction."""
     roof_margin_floors: float = 1.5
@@ -349,8 +349,7 @@ class Foreground:
         f, (sw, sh), big = self.factor, self.size, self.cfg.faint_max_radius
         found, centres, areas = np.zeros(n, bool), np.zeros((n, 2)), np.zeros(n)
         offs = np.arange(-big, big + 1)
-        cx = np.rint((points[:, 0] + 0.5) / f - 0.5).astype(np.int64)
-        cy = np.rint((points[:, 1] + 0.5) / f - 0.5).astype(np.int64)
+        cx, cy = np.rint(self._to_work(points)).astype(np.int64).T
         r = np.clip(np.rint(radii / f), 1, big).astype(np.int64)
         xs, ys = cx[:, None] + offs, cy[:, None] + offs  # (N, K) window columns and rows
         inside = (((ys >= 0) & (ys < sh) & (np.abs(offs) <= r[:, None]))[:, :, None]
@@ -377,8 +376,7 @@ class Foreground:
         dy = (patch.sum(axis=2) @ (step - 1.0)) / w
         dx = (patch.sum(axis=1) @ (step - 1.0)) / w
         found[keep] = hit
-        centres[keep] = np.column_stack([(cx[keep] - big + px + dx + 0.5) * f - 0.5,
-                                         (cy[keep] - big + py + dy + 0.5) * f - 0.5])
+        centres[keep] = self._to_full(np.column_stack([cx[keep] - big + px + dx, cy[keep] - big + py + dy]))
         areas[keep] = np.count_nonzero(patch, axis=(1, 2)) * float(f * f)
         return found, centres, areas
 
@@ -404,9 +402,15 @@ class Foreground:
         arr = np.array(out, np.float64)
         if len(arr) > self.cfg.max_blobs:
             arr = arr[np.argsort(-arr[:, 2])[: self.cfg.max_blobs]]
-        f = self.factor
-        # +0.5: a working pixel covers f full-res pixels; its centre is at f*(i+0.5)
-        return (arr[:, :2] + 0.5) * f - 0.5, arr[:, 2] * f * f
+        return self._to_full(arr[:, :2]), arr[:, 2] * self.factor * self.factor
+
+    def _to_full(self, xy: np.ndarray) -> np.ndarray:
+        """Working px -> full-res px: a working pixel covers f full-res pixels; its centre is at f*(i+0.5)."""
+        return (xy + 0.5) * self.factor - 0.5
+
+    def _to_work(self, xy: np.ndarray) -> np.ndarray:
+        """Full-res px -> working px (the inverse of `_to_full`)."""
+        return (xy + 0.5) / self.factor - 0.5
 
 
 def roi_mask(facade: Facade, image_size: tuple[int, int], factor: int, cfg: ForegroundConfig) -> np.ndarray:

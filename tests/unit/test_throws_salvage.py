@@ -3,8 +3,6 @@ something else (or started on something else and took the object over). The smoo
 judged; a small object in rain is kept although it is as thin as a rain streak."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from pipeline.vision.throws.calibration import Facade
@@ -82,31 +80,3 @@ def test_small_object_in_rain_is_found():
     events = run(core, frames(110, edit=edit))
     assert core.foreground.rain  # the frames were judged rainy: the streak filter was on
     assert [(e.origin_floor, e.origin_column) for _, e in events] == [(22, 3)]
-
-
-def _tower_fall(n: int, first: int) -> list[tuple[float, float, float]]:
-    """Image points of a free fall from floor 22 of TOWER, frames first .. first+n-1 after the release."""
-    fall = drop(10.0, 64.0, t0=0.0)
-    ts = [(first + i) / FPS for i in range(n)]
-    px = TOWER.facade_to_image(np.array([fall(t) for t in ts]))
-    return [(t, float(x), float(y)) for t, (x, y) in zip(ts, px)]
-
-
-def test_fall_in_the_middle_of_a_track_is_salvaged():
-    """In rain a track starts on a streak remnant beside the object, takes the object over and goes astray
-    again at the end (dev seed 63): neither its smooth start nor its smooth end is the fall, its middle is."""
-    fall = _tower_fall(36, first=4)
-    x0, y0 = fall[0][1], fall[0][2]
-    remnant = [(k / FPS, x0 + 14.0 + 3 * (k % 2), y0 - 12.0 + 4 * k) for k in range(4)]
-    t_end, x_end, y_end = fall[-1]
-    astray = [(t_end + k / FPS, x_end + 12.0 * k, y_end - 10.0 * k) for k in range(1, 8)]
-    track = _track(remnant + fall + astray)
-    salvaged = ThrowCore(TOWER, FPS)._salvage(track)
-    assert salvaged is not None
-    verdict, part = salvaged
-    assert verdict.window == (22, 3)
-    assert part.ts[-1] <= t_end + 1e-9 and part.ts[0] > 0  # not the stray end, not the whole remnant
-    # without leaving out leading points there is nothing to judge: the test exercises the new search
-    core = ThrowCore(TOWER, FPS)
-    core.cfg = replace(core.cfg, salvage_skips=())
-    assert core._salvage(track) is None

@@ -118,28 +118,3 @@ def test_still_blob_and_one_point_far_below_is_no_fall():
     v = assess(ts, px, tower)
     assert not v.fall
     assert "lower half" in v.reason
-
-
-def _until(ts: np.ndarray, px: np.ndarray, y_max: float) -> tuple[np.ndarray, np.ndarray]:
-    keep = px[:, 1] <= y_max
-    return ts[keep], px[keep]
-
-
-def test_short_fall_seen_until_it_leaves_the_frame_at_the_bottom_passes():
-    """From floor 2 of a tower whose ground is below the frame: the object is seen for 2-3 m only, then it
-    leaves the view at the bottom edge (dev seeds 42, 68). Seen over the same short drop but lost mid-frame,
-    it is not enough: short tracks strung from night noise or rain remnants fall 2-3 m too."""
-    ts, px = track(fall(x0=6.0, y0=4.0), duration=1.2)
-    bottom = FACADE.image_size[1] - 1
-    exits = _until(ts, px, bottom)
-    drop_m = FACADE.image_to_facade(exits[1][:1])[0, 1] - FACADE.image_to_facade(exits[1][-1:])[0, 1]
-    assert 2.0 < drop_m < 3.0  # the case the exit rule is for
-    v = assess(*exits, FACADE)
-    assert v.fall, v.reason
-    assert v.window[0] == 2
-    # the same kind of short drop ending 30 px above the edge
-    ts2, px2 = track(fall(x0=6.0, y0=5.3), duration=1.2)
-    mid = _until(ts2, px2, bottom - 30)
-    drop2 = FACADE.image_to_facade(mid[1][:1])[0, 1] - FACADE.image_to_facade(mid[1][-1:])[0, 1]
-    assert drop2 < 3.0
-    assert not assess(*mid, FACADE).fall

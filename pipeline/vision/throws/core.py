@@ -8,7 +8,7 @@ out `max_miss + 1` frames (~0.15 s) after the object is last seen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -92,10 +92,6 @@ class ThrowConfig:
     salvage_min_points: int = 12
     """A part cut out of a track must have this many points (the fall test's own minimum is 8): a track that
     wandered over noise offers many parts, and short ones pass by chance (a dev night distractor scene)."""
-    salvage_skips: tuple[int, ...] = (2, 4, 6)
-    """Leading points left out, in turn, when neither the smooth start nor the smooth end of a track is a fall
-    (see `_salvage_parts`)."""
-    salvage_skip_min_points: int = 24
     salvage_tol_px: float = 3.0
     """A point is off the curve when it is further than this (plus 4 robust sigmas of the fit and 30 % of the
     curve's motion since the last point on it) from where the quadratic through the earlier points on the
@@ -160,32 +156,6 @@ def _smooth_suffix(track: Track, min_points: int, tol_px: float) -> Track | None
     if part is None:
         return None
     return Track(track.id, [-t for t in reversed(part.ts)], part.xs[::-1], part.ys[::-1], part.areas[::-1])
-
-
-def _from(track: Track, start: int) -> Track:
-    return Track(track.id, track.ts[start:], track.xs[start:], track.ys[start:], track.areas[start:])
-
-
-def _salvage_parts(track: Track, min_points: int, tol_px: float, skips: tuple[int, ...],
-                   skip_min_points: int) -> Iterator[Track]:
-    """Smooth parts of a track, the likeliest first: its smooth start, its smooth end, then the smooth start of
-    the track without its first `skip` points (whole, when the rest never leaves its curve).
-
-    Why the last: in rain a track often starts on a streak remnant beside the object, takes the object over a
-    few frames later and goes astray again at the end (dev seed 63: 45 points, 89 % on the object's path,
-    0.82 m height residual). Its start is off the curve, so the smooth start is a few points long, and its end
-    is off too, so the smooth end is none: the fall is in the middle."""
-    for part in (smooth_prefix(track, min_points, tol_px), _smooth_suffix(track, min_points, tol_px)):
-        if part is not None:
-            yield part
-    for skip in skips:
-        if len(track) - skip < skip_min_points:
-            return
-        rest = _from(track, skip)
-        part = smooth_prefix(rest, min_points, tol_px)
-        part = rest if part is None else part
-        if len(part) >= skip_min_points:
-            yield part
 
 
 def _smooth(track: Track, max_rmse_px: float) -> bool:
@@ -324,8 +294,9 @@ class ThrowCore:
         if max(track.ys) - min(track.ys) < cfg.salvage_min_travel_px:
             return None
         n_min = max(cfg.salvage_min_points, cfg.trajectory.min_points)
-        for part in _salvage_parts(track, n_min, cfg.salvage_tol_px, cfg.salvage_skips,
-                                   cfg.salvage_skip_min_points):
+        for part in (smooth_prefix(track, n_min, cfg.salvage_tol_px), _smooth_suffix(track, n_min, cfg.salvage_tol_px)):
+            if part is None:
+                continue
             for piece in self._candidates(part, self._pieces):
                 joint = _joined(piece, part)
                 v = self._assess(joint)

@@ -37,12 +37,6 @@ class TrajectoryConfig:
     """Fitted height lost over the track: birds flutter, leaves drift, a stationary blob loses nothing. One
     storey: at 2 m, night noise and rain remnants strung into short tracks passed as falls of 2-3 m (4 of the
     dev distractor scenes 5030-5099); one true fall of the dev throw scenes was seen over less than 3 m."""
-    exit_min_drop_m: float = 2.0
-    """The drop needed instead when the track's last sighting is within `exit_edge_px` of the frame's bottom
-    edge: the object left the view falling. From the lowest floors in frame the camera sees 2-3 m of the fall
-    only (dev seeds 42 and 68, floor 2), and the short tracks strung from noise or rain remnants that made
-    `min_drop_m` one storey end anywhere in the frame, rarely at its edge."""
-    exit_edge_px: float = 12.0
     accel_range: tuple[float, float] = (2.0, 13.0)
     """Mean downward acceleration over the track (fitted speed gained / time), m/s^2. Free fall is 9.81 less
     drag; the band is wide because a hand-measured calibration easily mis-scales heights by 30-40 %. A
@@ -75,12 +69,11 @@ class TrajectoryConfig:
     outlier_min_m: float = 0.3
     """Up to `max_outliers` points further than max(outlier_k robust sigma, outlier_min_m) from the first fit
     are dropped and the track refitted: at a crossing the tracker may grab the other object's blob once."""
-    min_lower_points: int = 2
+    min_lower_points: int = 3
     """Sightings needed in the lower half of the fitted drop. A fall is seen all the way down; a stationary
     blob (a lit window edge) joined to a few scattered blobs after a gap, of which the outlier step drops
     all but one, fits a parabola through that one point perfectly (dev distractor scene 5075: 8 points in
-    one place and one 100 px below, 'a 3.8 m fall', before this check). Not 3: an object seen well near
-    its release and on two frames only of the faster lower half (dev seed 68, 14 points) is a fall."""
+    one place and one 100 px below, 'a 3.8 m fall', before this check)."""
     max_rise_m: float = 0.35
     """After the top of the curve a fall never climbs: a step up larger than this (noise included) is a bird."""
     max_rise_steps: float = 0.1
@@ -203,12 +196,9 @@ def assess(ts: np.ndarray, pts_px: np.ndarray, facade: Facade, cfg: TrajectoryCo
     if not np.all(np.isfinite(pts_m)):
         return Verdict(False, "points beyond the facade's horizon")
     # cheap screen before the fit: most tracks (leaves, people, noise) never lose the height of a fall
-    min_drop = cfg.min_drop_m
-    if pts_px[-1][1] >= facade.image_size[1] - cfg.exit_edge_px:
-        min_drop = cfg.exit_min_drop_m  # seen until it left the frame at the bottom: see exit_min_drop_m
     raw_drop = float(pts_m[: 3, 1].mean() - pts_m[-3:, 1].mean())
-    if raw_drop < 0.7 * min_drop:
-        return Verdict(False, f"drop {raw_drop:.2f} m < {min_drop}", drop_m=raw_drop)
+    if raw_drop < 0.7 * cfg.min_drop_m:
+        return Verdict(False, f"drop {raw_drop:.2f} m < {cfg.min_drop_m}", drop_m=raw_drop)
     fit = fit_fall(ts, pts_m, cfg.drag_grid, cfg.drag_gain)
     keep = _inliers(ts, pts_m, fit, cfg)
     if keep is not None:
@@ -224,7 +214,7 @@ def assess(ts: np.ndarray, pts_px: np.ndarray, facade: Facade, cfg: TrajectoryCo
                "drag": fit.drag, "rmse_y_m": round(fit.rmse_y_m, 3), "vx": round(fit.vx, 2)}
     lower = int(np.count_nonzero(pts_m[:, 1] <= fit.height(0.0) - drop / 2))
     checks = [
-        (drop >= min_drop, f"drop {drop:.2f} m < {min_drop}"),
+        (drop >= cfg.min_drop_m, f"drop {drop:.2f} m < {cfg.min_drop_m}"),
         (lower >= cfg.min_lower_points, f"{lower} sightings in the lower half of the drop < {cfg.min_lower_points}"),
         (cfg.accel_range[0] <= mean_accel <= cfg.accel_range[1],
          f"mean acceleration {mean_accel:.1f} m/s2 outside {cfg.accel_range}"),

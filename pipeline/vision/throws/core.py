@@ -149,6 +149,36 @@ def smooth_prefix(track: Track, min_points: int, tol_px: float) -> Track | None:
     return None
 
 
+def trim_tail(track: Track, tol_px: float, max_drop: int = 2, window: int = 12) -> Track:
+    """The track without its last points (up to max_drop) that leave the smooth curve of the points before them.
+
+    Why: a track ends after the object was lost for a few frames, and on one of them the gate - wide after
+    misses - often took a rain remnant or a noise blob: the track's last point is then tens of pixels aside or
+    above the object. Judged, or joined to the track that found the object again, that point spoils the fit
+    and the "starts below where the piece ended" test (dev seed 111: a 9-point piece ending on a remnant 58 px
+    aside was never joined). Each last point is compared with the quadratic through the `window` points before
+    it (local: a long fall with drag is no quadratic over its whole length), as in `smooth_prefix`."""
+    n = len(track)
+    cut = n
+    ts = np.asarray(track.ts) - track.ts[0]
+    xy = np.column_stack([track.xs, track.ys])
+    for _ in range(max_drop):
+        if cut < 7:
+            break
+        g = np.arange(max(0, cut - 1 - window), cut - 1)
+        basis = np.column_stack([np.ones(len(g)), ts[g], ts[g] ** 2])
+        coef, *_ = np.linalg.lstsq(basis, xy[g], rcond=None)
+        spread = 1.4826 * float(np.median(np.hypot(*(basis @ coef - xy[g]).T)))
+        pred = np.array([1.0, ts[cut - 1], ts[cut - 1] ** 2]) @ coef
+        motion = float(np.hypot(*(pred - xy[cut - 2])))
+        if float(np.hypot(*(xy[cut - 1] - pred))) <= tol_px + 4 * spread + 0.3 * motion:
+            break
+        cut -= 1
+    if cut == n:
+        return track
+    return Track(track.id, track.ts[:cut], track.xs[:cut], track.ys[:cut], track.areas[:cut])
+
+
 def _smooth_suffix(track: Track, min_points: int, tol_px: float) -> Track | None:
     """`smooth_prefix` of the track run backwards: its end, back to where it joined the object."""
     back = Track(track.id, [-t for t in reversed(track.ts)], track.xs[::-1], track.ys[::-1], track.areas[::-1])
@@ -232,7 +262,8 @@ class ThrowCore:
             if verdict is None or not verdict.fall or verdict.confidence < cfg.min_confidence:
                 if self.keep_rejected and verdict is not None:
                     self.rejected.append((track.id, verdict))
-                self._pieces.append(track)
+                # kept without a last point that went astray: it would spoil the joint and `_candidates`
+                self._pieces.append(trim_tail(track, cfg.salvage_tol_px))
                 continue
             ts, pts = np.asarray(track.ts), np.column_stack([track.xs, track.ys])
             if self._is_duplicate(ts, pts):

@@ -26,6 +26,9 @@ class TrackerConfig:
     """Extra gate per px of predicted motion since the last sighting: faster means less certain."""
     first_jump: float = 0.06
     """Largest move between the first two sightings, as a share of the image height per 1/30 s."""
+    max_new_tracks: int = 48
+    """New tracks started per frame, from the largest blobs no track took. Every blob may continue a track; only
+    the new ones are capped, so a rain frame's remnants cannot flood the tracker."""
     max_tracks: int = 96
     """Open tracks kept; in a noise storm the youngest short ones are dropped first."""
     max_points: int = 400
@@ -92,7 +95,7 @@ class Tracker:
         """Assign this frame's blobs; tracks no blob continued are looked for with `faint` (when given) around
         their prediction, so a faint object's track survives the frames it is under the threshold."""
         free = self._assign(t, centres, areas, faint)
-        for i in np.flatnonzero(free):
+        for i in self._new_track_blobs(free, areas):
             track = Track(self._next_id)
             self._next_id += 1
             track.add(t, float(centres[i, 0]), float(centres[i, 1]), float(areas[i]))
@@ -104,6 +107,13 @@ class Tracker:
             self.tracks.sort(key=len, reverse=True)
             del self.tracks[self.cfg.max_tracks:]
         return ended
+
+    def _new_track_blobs(self, free: np.ndarray, areas: np.ndarray) -> np.ndarray:
+        """Indices of the free blobs that start tracks: all, or the `max_new_tracks` largest, in blob order."""
+        idx = np.flatnonzero(free)
+        if len(idx) > self.cfg.max_new_tracks:
+            idx = np.sort(idx[np.argsort(-areas[idx], kind="stable")[: self.cfg.max_new_tracks]])
+        return idx
 
     def _over(self, tr: Track) -> bool:
         """Lost for too long (a one- or two-point track, almost always noise, after a single miss) or too long."""

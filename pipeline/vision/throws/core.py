@@ -110,6 +110,17 @@ def _joined(a: Track, b: Track) -> Track:
     return Track(b.id, a.ts + b.ts, a.xs + b.xs, a.ys + b.ys, a.areas + b.areas)
 
 
+def _on_curve(ts: np.ndarray, xy: np.ndarray, good: np.ndarray, k: int, tol_px: float) -> bool:
+    """Point k is within tol_px (plus 4 robust sigmas of the fit and 30 % of the curve's motion since the last
+    good point: a fast object's centroid wanders more) of the quadratic in time through the points `good`."""
+    basis = np.column_stack([np.ones(len(good)), ts[good], ts[good] ** 2])
+    coef, *_ = np.linalg.lstsq(basis, xy[good], rcond=None)
+    spread = 1.4826 * float(np.median(np.hypot(*(basis @ coef - xy[good]).T)))
+    pred = np.array([1.0, ts[k], ts[k] ** 2]) @ coef
+    motion = float(np.hypot(*(pred - xy[good[-1]])))
+    return float(np.hypot(*(xy[k] - pred))) <= tol_px + 4 * spread + 0.3 * motion
+
+
 def smooth_prefix(track: Track, min_points: int, tol_px: float) -> Track | None:
     """The track up to the first point where it leaves the smooth curve of the points before it, or None when it
     never does (or leaves it too early to leave min_points).
@@ -128,14 +139,7 @@ def smooth_prefix(track: Track, min_points: int, tol_px: float) -> Track | None:
     good = list(range(min_points))
     first_off = None
     for k in range(min_points, n):
-        g = np.asarray(good)
-        basis = np.column_stack([np.ones(len(g)), ts[g], ts[g] ** 2])
-        coef, *_ = np.linalg.lstsq(basis, xy[g], rcond=None)
-        spread = 1.4826 * float(np.median(np.hypot(*(basis @ coef - xy[g]).T)))
-        pred = np.array([1.0, ts[k], ts[k] ** 2]) @ coef
-        # the curve's own motion since the last point on it: a fast object's centroid wanders more
-        motion = float(np.hypot(*(pred - xy[g[-1]])))
-        if float(np.hypot(*(xy[k] - pred))) <= tol_px + 4 * spread + 0.3 * motion:
+        if _on_curve(ts, xy, np.asarray(good), k, tol_px):
             good.append(k)
             first_off = None
         elif first_off is None:
@@ -163,15 +167,7 @@ def trim_tail(track: Track, tol_px: float, max_drop: int = 2, window: int = 12) 
     ts = np.asarray(track.ts) - track.ts[0]
     xy = np.column_stack([track.xs, track.ys])
     for _ in range(max_drop):
-        if cut < 7:
-            break
-        g = np.arange(max(0, cut - 1 - window), cut - 1)
-        basis = np.column_stack([np.ones(len(g)), ts[g], ts[g] ** 2])
-        coef, *_ = np.linalg.lstsq(basis, xy[g], rcond=None)
-        spread = 1.4826 * float(np.median(np.hypot(*(basis @ coef - xy[g]).T)))
-        pred = np.array([1.0, ts[cut - 1], ts[cut - 1] ** 2]) @ coef
-        motion = float(np.hypot(*(pred - xy[cut - 2])))
-        if float(np.hypot(*(xy[cut - 1] - pred))) <= tol_px + 4 * spread + 0.3 * motion:
+        if cut < 7 or _on_curve(ts, xy, np.arange(max(0, cut - 1 - window), cut - 1), cut - 1, tol_px):
             break
         cut -= 1
     if cut == n:

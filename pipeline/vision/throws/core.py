@@ -158,8 +158,8 @@ def trim_tail(track: Track, tol_px: float, max_drop: int = 2, window: int = 12) 
 
     Why: a track ends after the object was lost for a few frames, and on one of them the gate - wide after
     misses - often took a rain remnant or a noise blob: the track's last point is then tens of pixels aside or
-    above the object. Judged, or joined to the track that found the object again, that point spoils the fit
-    and the "starts below where the piece ended" test (dev seed 111: a 9-point piece ending on a remnant 58 px
+    above the object. Kept as a piece and joined to the track that found the object again, that point spoils
+    the joint's fit and the "starts below where the piece ended" test (dev seed 111: a 9-point piece ending on a remnant 58 px
     aside was never joined). Each last point is compared with the quadratic through the `window` points before
     it (local: a long fall with drag is no quadratic over its whole length), as in `smooth_prefix`."""
     n = len(track)
@@ -167,6 +167,7 @@ def trim_tail(track: Track, tol_px: float, max_drop: int = 2, window: int = 12) 
     ts = np.asarray(track.ts) - track.ts[0]
     xy = np.column_stack([track.xs, track.ys])
     for _ in range(max_drop):
+        # cut < 7: a quadratic through fewer than 6 points says little about the next one
         if cut < 7 or _on_curve(ts, xy, np.arange(max(0, cut - 1 - window), cut - 1), cut - 1, tol_px):
             break
         cut -= 1

@@ -215,11 +215,11 @@ def assess(ts: np.ndarray, pts_px: np.ndarray, facade: Facade, cfg: TrajectoryCo
     if raw_drop < 0.7 * cfg.min_drop_m:
         return Verdict(False, f"drop {raw_drop:.2f} m < {cfg.min_drop_m}", drop_m=raw_drop)
     fit = fit_fall(ts, pts_m, cfg.drag_grid, cfg.drag_gain)
-    keep = _inliers(ts, pts_m, fit, cfg)
-    if keep is not None:
+    kept = _inliers(ts, pts_m, fit, cfg)
+    if kept is not None:
+        keep, fit = kept
         ts, pts_px, pts_m = ts[keep], pts_px[keep], pts_m[keep]
         span = float(ts[-1] - ts[0])
-        fit = fit_fall(ts, pts_m, cfg.drag_grid, cfg.drag_gain)
     tau_end = span
     drop = float(fit.height(0.0) - fit.height(tau_end))
     side = float(fit.x(span) - fit.x0)  # sideways travel over the track (mean speed: drag slows the start's)
@@ -250,11 +250,14 @@ def assess(ts: np.ndarray, pts_px: np.ndarray, facade: Facade, cfg: TrajectoryCo
     return _released(ts, pts_px, pts_m, fit, drop, facade, cfg, details)
 
 
-def _inliers(ts: np.ndarray, pts_m: np.ndarray, fit: Fit, cfg: TrajectoryConfig) -> np.ndarray | None:
-    """Points to keep after dropping gross outliers (another object's blob grabbed at a crossing), or None.
+def _inliers(ts: np.ndarray, pts_m: np.ndarray, fit: Fit,
+             cfg: TrajectoryConfig) -> tuple[np.ndarray, Fit] | None:
+    """(points to keep, the fit to them) after dropping gross outliers (another object's blob grabbed at a
+    crossing, rain remnants at a track's ends), or None when none is dropped.
 
-    At most `max_outliers` of the points, each more than `outlier_k` robust sigmas (and `outlier_min_m`) off
-    the first fit; the refit must still have `min_points`.
+    Points further than max(`outlier_k` robust sigmas, `outlier_min_m`) from the fit are dropped, at most
+    max(`max_outliers`, `max_outlier_share` of the points), and the rest refitted; up to `outlier_rounds`
+    times, each against the last refit. The refit must still have `min_points`.
     """
     limit = max(cfg.max_outliers, int(cfg.max_outlier_share * len(ts)))
     keep = None
@@ -270,7 +273,7 @@ def _inliers(ts: np.ndarray, pts_m: np.ndarray, fit: Fit, cfg: TrajectoryConfig)
             break
         keep = ~bad
         fit = fit_fall(ts[keep], pts_m[keep], cfg.drag_grid, cfg.drag_gain)
-    return keep
+    return None if keep is None else (keep, fit)
 
 
 def _largest_height_gap(heights: np.ndarray) -> float:

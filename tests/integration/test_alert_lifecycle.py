@@ -19,7 +19,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from pipeline.alerts.manager import fingerprint
-from pipeline.alerts.store import AlertReader
+from pipeline.alerts.store import AlertReader, history_key
 from pipeline.alerts.webhooks import verify_signature
 from pipeline.config import load_site
 from pipeline.contracts import topic
@@ -239,11 +239,25 @@ def test_redis_lost_then_rebuilt_gives_the_same_state_and_history(infra, worker,
     wait_for(lambda: not reader.active_ids(), 30, "every alert closed")
     client = redis.Redis.from_url(infra.redis_url)
     settle(client)  # the agents have written everything the closing made (alerts, history) before we hold still
+    # ...and every update on the topic is in Redis: an earlier test's alert can still be resolving (a loaded
+    # machine lagged past the quiet window once, and the rebuild then had one history entry more than Redis)
+    wait_for(lambda: history_caught_up(infra, client), 30, "every alert update on the topic is in Redis")
     worker.proc.send_signal(signal_module.SIGSTOP)
     try:
         rebuild_and_compare(client)
     finally:
         worker.proc.send_signal(signal_module.SIGCONT)
+
+
+def history_caught_up(infra, client: redis.Redis) -> bool:
+    """Every update id on the alert-updates topic is in its alert's history in Redis."""
+    on_topic = {(u["alert_id"], u["id"]) for u in (orjson.loads(r.value) for r in
+                                                   read_all(infra, topic("alert_updates").name) if r.value)}
+    in_redis = set()
+    for alert_id in {a for a, _ in on_topic}:
+        for member in client.zrange(history_key(alert_id), 0, -1):
+            in_redis.add((alert_id, orjson.loads(member)["id"]))
+    return on_topic <= in_redis
 
 
 def settle(client: redis.Redis, quiet_s: float = 2.0, timeout_s: float = 30.0) -> None:

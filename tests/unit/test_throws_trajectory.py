@@ -184,3 +184,24 @@ def test_track_that_hops_up_between_noise_blobs_is_no_fall():
     v = assess(np.array(frames) / 25.0, px, tower)
     assert not v.fall
     assert "climbs" in v.reason
+
+
+def test_short_fall_out_of_the_bottom_of_the_frame_passes_and_the_same_drop_in_mid_air_does_not():
+    # the frame's lower edge is 1.2 m above the ground: a drop from 3.6 m (floor 2) is seen over ~2.3 m only
+    ts, px = track(fall(y0=3.6), duration=0.72)
+    assert px[-1, 1] > 470
+    v = assess(ts, px, FACADE)
+    assert v.fall, v.reason
+    assert v.window[0] == 2
+    # the same 0.72 s of free fall ten metres higher ends in mid-air: under the 3 m a fall must show there
+    ts, px = track(fall(y0=13.6), duration=0.72)
+    v = assess(ts, px, FACADE)
+    assert not v.fall
+    assert v.reason.startswith("drop")
+
+
+def test_short_fall_at_the_bottom_must_fit_tightly_in_the_image():
+    ts, px = track(fall(y0=3.6), duration=0.72, jitter_px=2.0)
+    v = assess(ts, px, FACADE)
+    assert not v.fall
+    assert v.reason.startswith("short fall fits to")

@@ -55,6 +55,11 @@ class ThrowConfig:
     """Follow a track through frames where its object is under the threshold but above a share of it, close to
     the prediction (see `Foreground.faint_near`): a small object at night is in the mask on a few frames of its
     fall only, and came out as pieces too short to judge."""
+    rain_faint_min_fall_px: float = 1.0
+    """On rain frames a track is looked for under the threshold only when it is predicted to move down at least
+    this much (full-res px) since its last sighting: there the search finds streak remnants often enough to keep
+    a still track alive for seconds, and a still track takes the blobs of the fall that passes it (dev seeds
+    111, 139: without this rule 3 throws were lost that the rain search without it had found)."""
     min_confidence: float = 0.2
     """Falls scoring lower are dropped: a barely-passing short track is more often an artefact than a throw."""
     duplicate_m: float = 1.2
@@ -228,12 +233,18 @@ class ThrowCore:
         if self.evidence is not None:
             self.evidence.add_frame(frame, t)
         blobs = self.foreground.process(frame)
-        # a faint continuation is looked for on clean frames only: in rain the window would find a streak
-        # remnant and carry a rain track on (dev scenes: four more misses, all in rain)
-        clean = blobs.status in ("ok", "gain", "shift") and not self.foreground.rain
-        faint = self.foreground.faint_near if self.cfg.follow_faint and clean else None
-        ended = self.tracker.update(t, blobs.centres, blobs.areas, faint)
+        # a faint continuation is looked for on every frame the foreground saw whole; in rain off streaks and
+        # only for tracks that fall (see `rain_faint_min_fall_px`)
+        steady = blobs.status in ("ok", "gain", "shift", "rain")
+        faint = None
+        if self.cfg.follow_faint and steady:
+            faint = self._faint_in_rain if self.foreground.rain else self.foreground.faint_near
+        ended = self.tracker.update(t, blobs.centres, blobs.areas, faint,
+                                    self.cfg.rain_faint_min_fall_px if self.foreground.rain else None)
         return self._judge(ended, t) if ended else []
+
+    def _faint_in_rain(self, points: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.foreground.faint_near(points, radii, in_rain=True)
 
     def flush(self, t: float) -> list[ThrowEvent]:
         """End of stream: judge every open track; evidence clips are finished with the frames there are."""

@@ -1,0 +1,207 @@
+"""Fast tuning loop for the thrown-object core on the DEV seeds only: render once, score the core many times.
+
+Run: .venv/bin/python -m benchmarks.throw_dev render --workers 2          (once: ~20 min on 2 cores, ~13 GB)
+     .venv/bin/python -m benchmarks.throw_dev score --workers 2           (each change: a minute or two)
+     .venv/bin/python -m benchmarks.throw_dev score --distractors --workers 2   (false alarms, dev distractor video)
+
+Why: rendering a 1280x720 scene frame costs ~20-40 ms, the core ~2 ms, so every dev run of `bench_throws` spent
+nearly all its time drawing the same frames again. The core's first step turns a frame into a grey image at its
+working resolution (`Foreground._to_gray`); that image is a pure function of the frame, so it is cached (raw
+uint8, memory-mapped, under build/throw-dev/) and fed to the core in place of the frame: the events are the same
+as from the full frames (`score --check SEED` compares the two).
+
+Held-out seeds are refused: they are the benchmark's, and nothing is tuned on them.
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from multiprocessing import get_context  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from benchmarks.bench_throws import match  # noqa: E402
+from benchmarks.throw_scenes import (DEV_DISTRACTOR_SEEDS, HELD_OUT_DISTRACTOR_SEEDS, HELD_OUT_SEEDS,  # noqa: E402
+                                     Scene, distractor_scene, generate)
+from pipeline.settings import REPO_ROOT  # noqa: E402
+from pipeline.vision.throws.calibration import Facade  # noqa: E402
+from pipeline.vision.throws.core import ThrowCore  # noqa: E402
+
+CACHE = REPO_ROOT / "build" / "throw-dev"
+WIDE_DEV_SEEDS = range(0, 180)
+"""The dev throw scenes the tuning of 2026-12-02/03 used (`DEV_SEEDS` is 0-59; 60-179 were added later)."""
+DISTRACTOR_S = 20.0
+
+
+def _refuse_held_out(seeds: list[int]) -> None:
+    bad = sorted(set(seeds) & (set(HELD_OUT_SEEDS) | set(HELD_OUT_DISTRACTOR_SEEDS)))
+    if bad:
+        raise SystemExit(f"seeds {bad[:5]}... are held out: the benchmark's own, never tuned on")
+
+
+def _scene(kind: str, seed: int) -> Scene:
+    return generate(seed) if kind == "throws" else distractor_scene(seed, duration_s=DISTRACTOR_S)
+
+
+def _path(kind: str, seed: int) -> Path:
+    return CACHE / kind / f"{seed}.npy"
+
+
+def _render(job: tuple[str, int]) -> int:
+    """Working-resolution grey frames of one scene into the cache (written under a temporary name first)."""
+    kind, seed = job
+    cv2.setNumThreads(1)
+    out = _path(kind, seed)
+    if out.exists():
+        return seed
+    scene = _scene(kind, seed)
+    fg = ThrowCore(Facade.from_dict(scene.calibration), scene.fps).foreground
+    sw, sh = fg.size
+    tmp = out.with_suffix(".tmp.npy")
+    arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(scene.n_frames, sh, sw))
+    for i, frame in enumerate(scene.frames()):
+        arr[i] = fg._to_gray(frame)
+    arr.flush()
+    del arr
+    tmp.rename(out)
+    return seed
+
+
+class _CachedFrames:
+    """Feeds cached grey frames to a core: its `_to_gray` returns the cached image instead of converting."""
+
+    def __init__(self, core: ThrowCore, grays: np.ndarray) -> None:
+        self.core, self.grays, self.i = core, grays, 0
+        fg = core.foreground
+        fg._to_gray = self._next  # type: ignore[method-assign]
+        w, h = core.facade.image_size
+        self.dummy = np.broadcast_to(np.zeros(1, np.uint8), (h, w, 3))  # passes the size check, holds nothing
+
+    def _next(self, _frame: np.ndarray) -> np.ndarray:
+        np.copyto(self.core.foreground.gray, self.grays[self.i])
+        return self.core.foreground.gray
+
+    def run(self, fps: float) -> list[tuple[float, object]]:
+        events = []
+        for i in range(len(self.grays)):
+            self.i = i
+            events += [(i / fps, e) for e in self.core.process(self.dummy, i / fps)]
+        end = len(self.grays) / fps
+        return events + [(end, e) for e in self.core.flush(end)]
+
+
+def _score(job: tuple[str, int]) -> dict:
+    kind, seed = job
+    cv2.setNumThreads(1)
+    scene = _scene(kind, seed)
+    grays = np.load(_path(kind, seed), mmap_mode="r")
+    core = ThrowCore(Facade.from_dict(scene.calibration), scene.fps)
+    start = time.perf_counter()
+    events = _CachedFrames(core, grays).run(scene.fps)
+    spent = time.perf_counter() - start
+    row = {"seed": seed, "frames": len(grays), "core_s": spent, "night": scene.night,
+           "distractors": scene.distractors, "events": len(events)}
+    if kind == "throws":
+        m = match(events, scene.throws, scene.truth_paths())
+        found = {id(th) for _, _, th in m if th is not None}
+        row["throws"] = [{"floor": th.floor, "size_m": th.size_m, "kind": th.kind, "drag": th.drag,
+                          "release_t": th.release_t, "end_t": th.end_t, "found": id(th) in found}
+                         for th in scene.throws]
+        row["false"] = [{"t_start": e.t_start, "floor": e.origin_floor} for _, e, th in m if th is None]
+        row["floor_off"] = sum(e.origin_floor != th.floor for _, e, th in m if th is not None)
+    else:
+        row["false"] = [{"t_start": e.t_start, "floor": e.origin_floor} for _, e in events]
+    return row
+
+
+def _pool_map(fn, jobs: list, workers: int, desc: str) -> list:
+    if workers <= 1:
+        return [fn(j) for j in tqdm(jobs, desc=desc, file=sys.stderr)]
+    with get_context("spawn").Pool(workers) as pool:
+        return list(tqdm(pool.imap(fn, jobs), total=len(jobs), desc=desc, file=sys.stderr))
+
+
+def _seeds(args: argparse.Namespace) -> tuple[str, list[int]]:
+    if args.distractors:
+        seeds = list(DEV_DISTRACTOR_SEEDS)[: args.n_distractors]
+        kind = "distractors"
+    else:
+        seeds = list(WIDE_DEV_SEEDS) if not args.seeds else [int(s) for s in args.seeds.split(",")]
+        kind = "throws"
+    _refuse_held_out(seeds)
+    return kind, seeds
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("action", choices=["render", "score", "check"])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--distractors", action="store_true", help="the dev distractor-only scenes (false alarms)")
+    ap.add_argument("--n-distractors", type=int, default=90, help="how many (x 20 s; 90 = 0.5 h)")
+    ap.add_argument("--seeds", help="comma-separated dev seeds (default: 0-179)")
+    ap.add_argument("--json", type=Path, help="write the per-scene rows here")
+    args = ap.parse_args(argv)
+    kind, seeds = _seeds(args)
+    (CACHE / kind).mkdir(parents=True, exist_ok=True)
+    jobs = [(kind, s) for s in seeds]
+    if args.action == "render":
+        _pool_map(_render, jobs, args.workers, f"render {kind}")
+        return 0
+    if args.action == "check":
+        return _check(kind, seeds[0])
+    missing = [s for s in seeds if not _path(kind, s).exists()]
+    if missing:
+        raise SystemExit(f"{len(missing)} scenes not rendered yet (first {missing[:5]}): run `render` first")
+    rows = _pool_map(_score, jobs, args.workers, f"score {kind}")
+    _report(kind, rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+def _report(kind: str, rows: list[dict]) -> None:
+    frames, spent = sum(r["frames"] for r in rows), sum(r["core_s"] for r in rows)
+    false = [(r["seed"], f) for r in rows for f in r["false"]]
+    print(f"{kind}: {len(rows)} scenes, {frames} frames, core {frames / spent:.0f} frames/s")
+    if kind == "throws":
+        throws = [(r["seed"], th) for r in rows for th in r["throws"]]
+        hits = sum(th["found"] for _, th in throws)
+        print(f"found {hits} of {len(throws)} ({hits / len(throws):.3f}); false events {len(false)}; "
+              f"floor off {sum(r['floor_off'] for r in rows)}")
+        print("missed:", " ".join(f"{s}/f{th['floor']}" for s, th in throws if not th["found"]))
+    else:
+        hours = frames / 25.0 / 3600
+        print(f"false alarms {len(false)} in {hours:.2f} h")
+    if false:
+        print("false:", " ".join(f"{s}@{f['t_start']:.1f}" for s, f in false))
+
+
+def _check(kind: str, seed: int) -> int:
+    """The cached path gives the same events as the full frames."""
+    _render((kind, seed))
+    scene = _scene(kind, seed)
+    core = ThrowCore(Facade.from_dict(scene.calibration), scene.fps)
+    full = []
+    for i, frame in enumerate(scene.frames()):
+        full += [e.to_json() for e in core.process(frame, i / scene.fps)]
+    full += [e.to_json() for e in core.flush(scene.n_frames / scene.fps)]
+    core2 = ThrowCore(Facade.from_dict(scene.calibration), scene.fps)
+    cached = [e.to_json() for _, e in _CachedFrames(core2, np.load(_path(kind, seed), mmap_mode="r")).run(scene.fps)]
+    same = full == cached
+    print(f"seed {seed}: {len(full)} events from full frames, {len(cached)} from the cache: "
+          f"{'identical' if same else 'DIFFERENT'}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,13 +8,14 @@ out `max_miss + 1` frames (~0.15 s) after the object is last seen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pipeline.vision.throws.calibration import Facade
 from pipeline.vision.throws.foreground import Foreground, ForegroundConfig
-from pipeline.vision.throws.tracking import Track, Tracker, TrackerConfig
+from pipeline.vision.throws.tracking import FaintSearch, Track, Tracker, TrackerConfig
 from pipeline.vision.throws.trajectory import Fit, TrajectoryConfig, Verdict, assess
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ class ThrowConfig:
     """Follow a track through frames where its object is under the threshold but above a share of it, close to
     the prediction (see `Foreground.faint_near`): a small object at night is in the mask on a few frames of its
     fall only, and came out as pieces too short to judge."""
+    follow_faint_in_rain: bool = True
+    """...on rain frames too, off rain streaks (see `ForegroundConfig.faint_streak_run`)."""
     rain_faint_min_fall_px: float = 1.0
     """On rain frames a track is looked for under the threshold only when it is predicted to move down at least
     this much (full-res px) since its last sighting: there the search finds streak remnants often enough to keep
@@ -233,18 +236,24 @@ class ThrowCore:
         if self.evidence is not None:
             self.evidence.add_frame(frame, t)
         blobs = self.foreground.process(frame)
-        # a faint continuation is looked for on every frame the foreground saw whole; in rain off streaks and
-        # only for tracks that fall (see `rain_faint_min_fall_px`)
-        steady = blobs.status in ("ok", "gain", "shift", "rain")
-        faint = None
-        if self.cfg.follow_faint and steady:
-            faint = self._faint_in_rain if self.foreground.rain else self.foreground.faint_near
-        ended = self.tracker.update(t, blobs.centres, blobs.areas, faint,
-                                    self.cfg.rain_faint_min_fall_px if self.foreground.rain else None)
+        faint, min_fall = self._faint_search(blobs.status)
+        ended = self.tracker.update(t, blobs.centres, blobs.areas, faint, min_fall)
         return self._judge(ended, t) if ended else []
 
-    def _faint_in_rain(self, points: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.foreground.faint_near(points, radii, in_rain=True)
+    def _faint_search(self, status: str) -> tuple[FaintSearch | None, float | None]:
+        """This frame's search for objects under the threshold (None: no search), and the least fall (px) a track
+        must be predicted to make to be searched for (None: any track).
+
+        None on frames the foreground did not see whole (warm-up, re-baseline). In rain the search skips streaks
+        and serves falling tracks only (see `rain_faint_min_fall_px`)."""
+        cfg = self.cfg
+        if not cfg.follow_faint or status not in ("ok", "gain", "shift", "rain"):
+            return None, None
+        if not self.foreground.rain:
+            return self.foreground.faint_near, None
+        if not cfg.follow_faint_in_rain:
+            return None, None
+        return partial(self.foreground.faint_near, in_rain=True), cfg.rain_faint_min_fall_px
 
     def flush(self, t: float) -> list[ThrowEvent]:
         """End of stream: judge every open track; evidence clips are finished with the frames there are."""

@@ -1,0 +1,22 @@
+"""The dev tuning loop scores the core on cached working-resolution frames: it must give the events the full
+frames give, and it must refuse the held-out seeds."""
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import throw_dev
+
+
+def test_cached_frames_give_the_same_events_as_full_frames(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(throw_dev, "CACHE", tmp_path)
+    (tmp_path / "throws").mkdir()
+    assert throw_dev._check("throws", 3) == 0  # dev seed 3: two falls, one of them at night in cloud
+    assert "2 events from full frames, 2 from the cache: identical" in capsys.readouterr().out
+
+
+def test_held_out_seeds_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(throw_dev, "CACHE", tmp_path)
+    with pytest.raises(SystemExit, match="held out"):
+        throw_dev.main(["score", "--seeds", "4,1003"])
+    with pytest.raises(SystemExit, match="not rendered"):
+        throw_dev.main(["score", "--seeds", "4"])

@@ -3,6 +3,7 @@
 Run: .venv/bin/python -m benchmarks.throw_dev render --workers 2          (once: ~20 min on 2 cores, ~13 GB)
      .venv/bin/python -m benchmarks.throw_dev score --workers 2           (each change: a minute or two)
      .venv/bin/python -m benchmarks.throw_dev score --distractors --workers 2   (false alarms, dev distractor video)
+     .venv/bin/python -m benchmarks.throw_dev explain --seeds 81,179         (per frame, where each miss was lost)
 
 Why: rendering a 1280x720 scene frame costs ~20-40 ms, the core ~2 ms, so every dev run of `bench_throws` spent
 nearly all its time drawing the same frames again. The core's first step turns a frame into a grey image at its
@@ -144,7 +145,7 @@ def _seeds(args: argparse.Namespace) -> tuple[str, list[int]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("action", choices=["render", "score", "check"])
+    ap.add_argument("action", choices=["render", "score", "check", "explain"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--distractors", action="store_true", help="the dev distractor-only scenes (false alarms)")
     ap.add_argument("--n-distractors", type=int, default=90, help="how many (x 20 s; 90 = 0.5 h)")
@@ -162,6 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     missing = [s for s in seeds if not _path(kind, s).exists()]
     if missing:
         raise SystemExit(f"{len(missing)} scenes not rendered yet (first {missing[:5]}): run `render` first")
+    if args.action == "explain":
+        if kind != "throws":
+            raise SystemExit("explain is for throw scenes")
+        lines = _pool_map(_explain, seeds, args.workers, "explain")
+        print("\n".join(f"  {k} {v}" for k, v in SIGNS.items()))
+        print("\n".join(line for per_seed in lines for line in per_seed))
+        return 0
     rows = _pool_map(_score, jobs, args.workers, f"score {kind}")
     _report(kind, rows)
     if args.json:
@@ -201,6 +209,51 @@ def _check(kind: str, seed: int) -> int:
     print(f"seed {seed}: {len(full)} events from full frames, {len(cached)} from the cache: "
           f"{'identical' if same else 'DIFFERENT'}")
     return 0 if same else 1
+
+
+# ------------------------------------------------------------------------------------------------ explain
+
+SIGNS = {"R": "the foreground re-baselined (no blobs)", "#": "a blob within 8 px of the object",
+         "o": "object outside the region watched (roi) or on busy pixels", "f": "no blob; the object's change "
+         "is above the faint search's share of the threshold", ".": "no blob; the object's change is under that too"}
+
+
+def _explain(seed: int) -> list[str]:
+    """For each missed throw of a dev scene, one sign a frame of its flight (see SIGNS): where a fall was lost, in
+    the foreground (what the per-frame mask saw) or after it (tracking, stitching, the fall test)."""
+    cv2.setNumThreads(1)
+    scene = _scene("throws", seed)
+    core = ThrowCore(Facade.from_dict(scene.calibration), scene.fps)
+    fg, paths = core.foreground, scene.truth_paths()
+    signs: list[list[str]] = [[] for _ in scene.throws]
+    process, frame_no = fg.process, [0]
+
+    def watched(frame: np.ndarray):
+        blobs = process(frame)
+        t = frame_no[0] / scene.fps
+        frame_no[0] += 1
+        for k, (th, (ts, px)) in enumerate(zip(scene.throws, paths)):
+            if th.release_t <= t <= th.end_t:
+                signs[k].append(_sign(fg, blobs, np.interp(t, ts, px[:, 0]), np.interp(t, ts, px[:, 1])))
+        return blobs
+    fg.process = watched  # type: ignore[method-assign]
+    events = _CachedFrames(core, np.load(_path("throws", seed), mmap_mode="r")).run(scene.fps)
+    found = {id(th) for _, _, th in match(events, scene.throws, paths) if th is not None}
+    return [f"{seed:4d}/{k} floor {th.floor:2d} {th.size_m * 100:3.0f} cm {'night' if scene.night else 'day  '} "
+            f"{','.join(d for d in scene.distractors if d != 'night'):34s} {''.join(s)}"
+            for k, (th, s) in enumerate(zip(scene.throws, signs)) if id(th) not in found]
+
+
+def _sign(fg, blobs, x: float, y: float) -> str:
+    if blobs.status == "rebaseline":
+        return "R"
+    if len(blobs.centres) and np.hypot(blobs.centres[:, 0] - x, blobs.centres[:, 1] - y).min() < 8:
+        return "#"
+    wx, wy = np.rint(fg._to_work(np.array([x, y]))).astype(int)
+    near = (slice(max(wy - 2, 0), wy + 3), slice(max(wx - 2, 0), wx + 3))
+    if fg.quiet[near].size == 0 or (fg.quiet[near] > 0).mean() < 0.5:
+        return "o"
+    return "f" if fg.diff[near].max() > fg.cfg.faint_ratio * fg.cfg.min_diff else "."
 
 
 if __name__ == "__main__":

@@ -20,3 +20,16 @@ def test_held_out_seeds_are_refused(tmp_path, monkeypatch):
         throw_dev.main(["score", "--seeds", "4,1003"])
     with pytest.raises(SystemExit, match="not rendered"):
         throw_dev.main(["score", "--seeds", "4"])
+
+
+def test_explain_shows_each_frame_of_a_missed_fall(tmp_path, monkeypatch):
+    """Dev seed 153: a 32 cm drop from floor 2 at night, seen over its last 0.9 m only before it leaves the frame
+    (the fall test wants 1.5 m there): blobs on most of its 15 frames, so the loss is after the foreground."""
+    monkeypatch.setattr(throw_dev, "CACHE", tmp_path)
+    (tmp_path / "throws").mkdir()
+    throw_dev._render(("throws", 153))
+    [line] = throw_dev._explain(153)
+    assert line.split()[:3] == ["153/0", "floor", "2"]
+    signs = line.split()[-1]
+    assert len(signs) == 15 and set(signs) <= set(throw_dev.SIGNS)
+    assert signs.count("#") >= 10

@@ -132,12 +132,21 @@ def _pool_map(fn, jobs: list, workers: int, desc: str) -> list:
         return list(tqdm(pool.imap(fn, jobs), total=len(jobs), desc=desc, file=sys.stderr))
 
 
+def _parse_seeds(text: str) -> list[int]:
+    """'3,7,20-29' -> [3, 7, 20, ..., 29]."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    return seeds
+
+
 def _seeds(args: argparse.Namespace) -> tuple[str, list[int]]:
     if args.distractors:
         seeds = list(DEV_DISTRACTOR_SEEDS)[: args.n_distractors]
         kind = "distractors"
     else:
-        seeds = list(WIDE_DEV_SEEDS) if not args.seeds else [int(s) for s in args.seeds.split(",")]
+        seeds = list(WIDE_DEV_SEEDS) if not args.seeds else _parse_seeds(args.seeds)
         kind = "throws"
     _refuse_held_out(seeds)
     return kind, seeds
@@ -149,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--distractors", action="store_true", help="the dev distractor-only scenes (false alarms)")
     ap.add_argument("--n-distractors", type=int, default=90, help="how many (x 20 s; 90 = 0.5 h)")
-    ap.add_argument("--seeds", help="comma-separated dev seeds (default: 0-179)")
+    ap.add_argument("--seeds", help="dev seeds, e.g. 3,7,200-599 (default: 0-179)")
     ap.add_argument("--json", type=Path, help="write the per-scene rows here")
     args = ap.parse_args(argv)
     kind, seeds = _seeds(args)

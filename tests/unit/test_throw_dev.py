@@ -17,7 +17,7 @@ def test_cached_frames_give_the_same_events_as_full_frames(tmp_path, monkeypatch
 def test_held_out_seeds_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(throw_dev, "CACHE", tmp_path)
     with pytest.raises(SystemExit, match="held out"):
-        throw_dev.main(["score", "--seeds", "4,1003"])
+        throw_dev.main(["score", "--seeds", "4,990-1003"])
     with pytest.raises(SystemExit, match="not rendered"):
         throw_dev.main(["score", "--seeds", "4"])
 
@@ -33,3 +33,7 @@ def test_explain_shows_each_frame_of_a_missed_fall(tmp_path, monkeypatch):
     signs = line.split()[-1]
     assert len(signs) == 15 and set(signs) <= set(throw_dev.SIGNS)
     assert signs.count("#") >= 10
+
+
+def test_seed_lists_take_ranges():
+    assert throw_dev._parse_seeds("3,7,20-22") == [3, 7, 20, 21, 22]

@@ -8,13 +8,14 @@ out `max_miss + 1` frames (~0.15 s) after the object is last seen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pipeline.vision.throws.calibration import Facade
 from pipeline.vision.throws.foreground import Foreground, ForegroundConfig
-from pipeline.vision.throws.tracking import Track, Tracker, TrackerConfig
+from pipeline.vision.throws.tracking import FaintSearch, Track, Tracker, TrackerConfig
 from pipeline.vision.throws.trajectory import Fit, TrajectoryConfig, Verdict, assess
 
 if TYPE_CHECKING:
@@ -55,6 +56,13 @@ class ThrowConfig:
     """Follow a track through frames where its object is under the threshold but above a share of it, close to
     the prediction (see `Foreground.faint_near`): a small object at night is in the mask on a few frames of its
     fall only, and came out as pieces too short to judge."""
+    follow_faint_in_rain: bool = True
+    """...on rain frames too, off rain streaks (see `ForegroundConfig.faint_streak_run`)."""
+    rain_faint_min_fall_px: float = 1.0
+    """On rain frames a track is looked for under the threshold only when it is predicted to move down at least
+    this much (full-res px) since its last sighting: there the search finds streak remnants often enough to keep
+    a still track alive for seconds, and a still track takes the blobs of the fall that passes it (dev seeds
+    111, 139: without this rule 3 throws were lost that the rain search without it had found)."""
     min_confidence: float = 0.2
     """Falls scoring lower are dropped: a barely-passing short track is more often an artefact than a throw."""
     duplicate_m: float = 1.2
@@ -228,12 +236,24 @@ class ThrowCore:
         if self.evidence is not None:
             self.evidence.add_frame(frame, t)
         blobs = self.foreground.process(frame)
-        # a faint continuation is looked for on clean frames only: in rain the window would find a streak
-        # remnant and carry a rain track on (dev scenes: four more misses, all in rain)
-        clean = blobs.status in ("ok", "gain", "shift") and not self.foreground.rain
-        faint = self.foreground.faint_near if self.cfg.follow_faint and clean else None
-        ended = self.tracker.update(t, blobs.centres, blobs.areas, faint)
+        faint, min_fall = self._faint_search(blobs.status)
+        ended = self.tracker.update(t, blobs.centres, blobs.areas, faint, min_fall)
         return self._judge(ended, t) if ended else []
+
+    def _faint_search(self, status: str) -> tuple[FaintSearch | None, float | None]:
+        """This frame's search for objects under the threshold (None: no search), and the least fall (px) a track
+        must be predicted to make to be searched for (None: any track).
+
+        None on frames the foreground did not see whole (warm-up, re-baseline). In rain the search skips streaks
+        and serves falling tracks only (see `rain_faint_min_fall_px`)."""
+        cfg = self.cfg
+        if not cfg.follow_faint or status not in ("ok", "gain", "shift", "rain"):
+            return None, None
+        if not self.foreground.rain:
+            return self.foreground.faint_near, None
+        if not cfg.follow_faint_in_rain:
+            return None, None
+        return partial(self.foreground.faint_near, in_rain=True), cfg.rain_faint_min_fall_px
 
     def flush(self, t: float) -> list[ThrowEvent]:
         """End of stream: judge every open track; evidence clips are finished with the frames there are."""

@@ -91,10 +91,11 @@ class Tracker:
         self._next_id = 1
 
     def update(self, t: float, centres: np.ndarray, areas: np.ndarray,
-               faint: FaintSearch | None = None) -> list[Track]:
+               faint: FaintSearch | None = None, faint_min_fall_px: float | None = None) -> list[Track]:
         """Assign this frame's blobs; tracks no blob continued are looked for with `faint` (when given) around
-        their prediction, so a faint object's track survives the frames it is under the threshold."""
-        free = self._assign(t, centres, areas, faint)
+        their prediction, so a faint object's track survives the frames it is under the threshold; with
+        `faint_min_fall_px`, only tracks predicted to move down at least that much (px) since their last point."""
+        free = self._assign(t, centres, areas, faint, faint_min_fall_px)
         for i in self._new_track_blobs(free, areas):
             track = Track(self._next_id)
             self._next_id += 1
@@ -125,7 +126,8 @@ class Tracker:
         ended, self.tracks = self.tracks, []
         return ended
 
-    def _assign(self, t: float, centres: np.ndarray, areas: np.ndarray, faint: FaintSearch | None) -> np.ndarray:
+    def _assign(self, t: float, centres: np.ndarray, areas: np.ndarray, faint: FaintSearch | None,
+                faint_min_fall_px: float | None = None) -> np.ndarray:
         """Greedy assignment inside each track's gate, longest track first; returns the unassigned-blob mask."""
         free = np.ones(len(centres), bool)
         if not self.tracks:
@@ -137,7 +139,11 @@ class Tracker:
         preds, gates, n_pts = self._predict_all(t)
         taken = self._take(t, centres, areas, preds, gates, free) if len(centres) else np.zeros(len(self.tracks), bool)
         if faint is not None:
-            want = np.flatnonzero(~taken & (n_pts >= self.cfg.faint_min_points))
+            wanted = ~taken & (n_pts >= self.cfg.faint_min_points)
+            if faint_min_fall_px is not None:
+                last_y = np.array([tr.ys[-1] for tr in self.tracks])
+                wanted &= preds[:, 1] - last_y >= faint_min_fall_px
+            want = np.flatnonzero(wanted)
             if want.size:
                 got, at, area = faint(preds[want], self.cfg.faint_gate * gates[want])
                 for j in np.flatnonzero(got):

@@ -1,6 +1,6 @@
 """Fast tuning loop for the thrown-object core on the DEV seeds only: render once, score the core many times.
 
-Run: .venv/bin/python -m benchmarks.throw_dev render --workers 2          (once: ~20 min on 2 cores, ~13 GB)
+Run: .venv/bin/python -m benchmarks.throw_dev render --workers 2          (once: ~10 min on 2 cores, ~13 GB)
      .venv/bin/python -m benchmarks.throw_dev score --workers 2           (each change: a minute or two)
      .venv/bin/python -m benchmarks.throw_dev score --distractors --workers 2   (false alarms, dev distractor video)
      .venv/bin/python -m benchmarks.throw_dev explain --seeds 81,179         (per frame, where each miss was lost)
@@ -9,7 +9,7 @@ Why: rendering a 1280x720 scene frame costs ~20-40 ms, the core ~2 ms, so every 
 nearly all its time drawing the same frames again. The core's first step turns a frame into a grey image at its
 working resolution (`Foreground._to_gray`); that image is a pure function of the frame, so it is cached (raw
 uint8, memory-mapped, under build/throw-dev/) and fed to the core in place of the frame: the events are the same
-as from the full frames (`score --check SEED` compares the two).
+as from the full frames (`check --seeds SEED` compares the two).
 
 Held-out seeds are refused: they are the benchmark's, and nothing is tuned on them.
 """
@@ -31,7 +31,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from benchmarks.bench_throws import match  # noqa: E402
+from benchmarks.bench_throws import match, run_scene  # noqa: E402
 from benchmarks.throw_scenes import (DEV_DISTRACTOR_SEEDS, HELD_OUT_DISTRACTOR_SEEDS, HELD_OUT_SEEDS,  # noqa: E402
                                      Scene, distractor_scene, generate)
 from pipeline.settings import REPO_ROOT  # noqa: E402
@@ -207,11 +207,8 @@ def _check(kind: str, seed: int) -> int:
     """The cached path gives the same events as the full frames."""
     _render((kind, seed))
     scene = _scene(kind, seed)
-    core = ThrowCore(Facade.from_dict(scene.calibration), scene.fps)
-    full = []
-    for i, frame in enumerate(scene.frames()):
-        full += [e.to_json() for e in core.process(frame, i / scene.fps)]
-    full += [e.to_json() for e in core.flush(scene.n_frames / scene.fps)]
+    events, _ = run_scene(scene, {"core": ThrowCore(Facade.from_dict(scene.calibration), scene.fps)})
+    full = [e.to_json() for _, e in events["core"]]
     core2 = ThrowCore(Facade.from_dict(scene.calibration), scene.fps)
     cached = [e.to_json() for _, e in _CachedFrames(core2, np.load(_path(kind, seed), mmap_mode="r")).run(scene.fps)]
     same = full == cached

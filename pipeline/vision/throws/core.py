@@ -219,6 +219,7 @@ class ThrowCore:
         if evidence is not None:
             evidence.start(facade.camera, self.fps)
         self.foreground = Foreground(facade, facade.image_size, self.cfg.foreground)
+        self._faint_in_rain = partial(self.foreground.faint_near, in_rain=True)
         self.tracker = Tracker(facade.image_size[1], self.fps, self.cfg.tracker)
         self._reported: list[_Reported] = []
         self._pieces: list[Track] = []  # ended tracks that were no fall, for `_stitch`
@@ -253,7 +254,7 @@ class ThrowCore:
             return self.foreground.faint_near, None
         if not cfg.follow_faint_in_rain:
             return None, None
-        return partial(self.foreground.faint_near, in_rain=True), cfg.rain_faint_min_fall_px
+        return self._faint_in_rain, cfg.rain_faint_min_fall_px
 
     def flush(self, t: float) -> list[ThrowEvent]:
         """End of stream: judge every open track; evidence clips are finished with the frames there are."""

@@ -380,9 +380,10 @@ class Foreground:
             return found, centres, areas
         d, yi, xi, inside = d[keep].astype(np.float32), yi[keep], xi[keep], inside[keep]
         limit = np.maximum(self.cfg.faint_ratio * self._thr[yi, xi], self.cfg.faint_noise_k * self.activity[yi, xi])
-        ok = inside & (d > limit) & (self.quiet[yi, xi] > 0) & (self.mask[yi, xi] == 0)
+        passing = d > limit
+        ok = inside & passing & (self.quiet[yi, xi] > 0) & (self.mask[yi, xi] == 0)
         if in_rain:
-            ok &= ~_on_streak(d > limit, self.cfg.faint_streak_run)
+            ok &= ~_on_streak(passing, self.cfg.faint_streak_run)
         d *= ok
         m, k = len(keep), d.shape[1]
         best = np.argmax(d.reshape(m, -1), axis=1)

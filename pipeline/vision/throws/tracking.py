@@ -136,13 +136,12 @@ class Tracker:
             for tr in self.tracks:
                 tr.misses += 1
             return free
-        preds, gates, n_pts = self._predict_all(t)
+        preds, gates, n_pts, last = self._predict_all(t)
         taken = self._take(t, centres, areas, preds, gates, free) if len(centres) else np.zeros(len(self.tracks), bool)
         if faint is not None:
             wanted = ~taken & (n_pts >= self.cfg.faint_min_points)
             if faint_min_fall_px is not None:
-                last_y = np.array([tr.ys[-1] for tr in self.tracks])
-                wanted &= preds[:, 1] - last_y >= faint_min_fall_px
+                wanted &= preds[:, 1] - last[:, 1] >= faint_min_fall_px
             want = np.flatnonzero(wanted)
             if want.size:
                 got, at, area = faint(preds[want], self.cfg.faint_gate * gates[want])
@@ -186,9 +185,9 @@ class Tracker:
                 self.tracks[ti].add(t, float(centres[ci, 0]), float(centres[ci, 1]), float(areas[ci]))
         return taken
 
-    def _predict_all(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Track.predict for every track at once ((N,2) positions, (N,) gate radii, (N,) track lengths): the hot
-        loop of tracking."""
+    def _predict_all(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Track.predict for every track at once ((N,2) positions, (N,) gate radii, (N,) track lengths, (N,2) last
+        points): the hot loop of tracking."""
         hist = np.array([_last3(tr) for tr in self.tracks])  # (N, 3 points oldest first, t/x/y), padded
         n_pts = np.array([len(tr) for tr in self.tracks])
         misses = np.array([tr.misses for tr in self.tracks])
@@ -205,7 +204,7 @@ class Tracker:
         motion = np.hypot(*(preds - p_1).T)
         gates = np.where(n_pts == 1, self.cfg.gate_px + self.first_gate_per_s * dt[:, 0],
                          self.cfg.gate_px * (1 + misses) + self.cfg.gate_speed * motion)
-        return preds, gates, n_pts
+        return preds, gates, n_pts, p_1
 
 
 def _last3(track: Track) -> list[list[float]]:

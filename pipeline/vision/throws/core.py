@@ -100,6 +100,12 @@ class ThrowConfig:
     salvage_min_points: int = 12
     """A part cut out of a track must have this many points (the fall test's own minimum is 8): a track that
     wandered over noise offers many parts, and short ones pass by chance (a dev night distractor scene)."""
+    head_s: float = 2.0
+    """A track longer than this that is no fall as a whole is judged on its first this-many seconds too (see
+    `_salvage`): a light object (a bag, an empty box: terminal speed 5-9 m/s) is a free fall for its first
+    second and then sinks at a near-constant speed for seconds; the linear-drag curve fitted to the whole track
+    follows the long constant part and starts it already fast - a mean acceleration under 2 m/s^2, like a
+    gliding bird's (dev seeds 343, 594: 8-10 cm objects seen from release for 5-8 s)."""
     salvage_tol_px: float = 3.0
     """A point is off the curve when it is further than this (plus 4 robust sigmas of the fit and 30 % of the
     curve's motion since the last point on it) from where the quadratic through the earlier points on the
@@ -182,6 +188,15 @@ def trim_tail(track: Track, tol_px: float, max_drop: int = 2, window: int = 12) 
     if cut == n:
         return track
     return Track(track.id, track.ts[:cut], track.xs[:cut], track.ys[:cut], track.areas[:cut])
+
+
+def _head(track: Track, span_s: float, min_points: int) -> Track | None:
+    """The track's first `span_s` seconds, or None when the track is no longer than that or the head has fewer
+    than `min_points` points."""
+    n = int(np.searchsorted(np.asarray(track.ts), track.ts[0] + span_s, side="right"))
+    if n >= len(track) or n < min_points:
+        return None
+    return Track(track.id, track.ts[:n], track.xs[:n], track.ys[:n], track.areas[:n])
 
 
 def _smooth_suffix(track: Track, min_points: int, tol_px: float) -> Track | None:
@@ -337,24 +352,28 @@ class ThrowCore:
     def _salvage(self, track: Track) -> tuple[Verdict, Track] | None:
         """A fall inside a track that is none as a whole, or None: its smooth start (the track went astray at the
         end), else its smooth end (it started on something else and took the object over, e.g. after the
-        object's own track was lost); each joined behind an earlier piece first (an earlier start names the
-        window better). See `smooth_prefix`."""
+        object's own track was lost), else its first `head_s` seconds (a light object: a fall, then a steady
+        sink); each joined behind an earlier piece first (an earlier start names the window better). See
+        `smooth_prefix`. A head that is a fall stands for the whole track (the event's trajectory and evidence
+        show all of it)."""
         cfg = self.cfg
         if max(track.ys) - min(track.ys) < cfg.salvage_min_travel_px:
             return None
         n_min = max(cfg.salvage_min_points, cfg.trajectory.min_points)
-        for part in (smooth_prefix(track, n_min, cfg.salvage_tol_px), _smooth_suffix(track, n_min, cfg.salvage_tol_px)):
+        parts = ((smooth_prefix(track, n_min, cfg.salvage_tol_px), None),
+                 (_smooth_suffix(track, n_min, cfg.salvage_tol_px), None),
+                 (_head(track, cfg.head_s, n_min), track))
+        for part, whole in parts:
             if part is None:
                 continue
             for piece in self._candidates(part, self._pieces):
-                joint = _joined(piece, part)
-                v = self._assess(joint)
+                v = self._assess(_joined(piece, part))
                 if self._passes(v):
                     self._pieces.remove(piece)
-                    return v, joint
+                    return v, _joined(piece, whole or part)
             v = self._assess(part)
             if self._passes(v):
-                return v, part
+                return v, whole or part
         return None
 
     def _passes(self, v: Verdict | None) -> bool:

@@ -241,7 +241,11 @@ def test_redis_lost_then_rebuilt_gives_the_same_state_and_history(infra, worker,
     settle(client)  # the agents have written everything the closing made (alerts, history) before we hold still
     # ...and every update on the topic is in Redis: an earlier test's alert can still be resolving (a loaded
     # machine lagged past the quiet window once, and the rebuild then had one history entry more than Redis)
-    wait_for(lambda: history_caught_up(infra, client), 30, "every alert update on the topic is in Redis")
+    missing: list = []
+    try:
+        wait_for(lambda: history_caught_up(infra, client, missing), 60, "every alert update on the topic is in Redis")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; not in Redis: {missing[-1] if missing else '?'}") from None
     worker.proc.send_signal(signal_module.SIGSTOP)
     try:
         rebuild_and_compare(client)
@@ -249,14 +253,17 @@ def test_redis_lost_then_rebuilt_gives_the_same_state_and_history(infra, worker,
         worker.proc.send_signal(signal_module.SIGCONT)
 
 
-def history_caught_up(infra, client: redis.Redis) -> bool:
-    """Every update id on the alert-updates topic is in its alert's history in Redis."""
+def history_caught_up(infra, client: redis.Redis, missing: list | None = None) -> bool:
+    """Every update id on the alert-updates topic is in its alert's history in Redis (what is not: appended to
+    `missing`, for the failure message)."""
     on_topic = {(u["alert_id"], u["id"]) for u in (orjson.loads(r.value) for r in
                                                    read_all(infra, topic("alert_updates").name) if r.value)}
     in_redis = set()
     for alert_id in {a for a, _ in on_topic}:
         for member in client.zrange(history_key(alert_id), 0, -1):
             in_redis.add((alert_id, orjson.loads(member)["id"]))
+    if missing is not None:
+        missing.append(sorted(on_topic - in_redis)[:10])
     return on_topic <= in_redis
 
 

@@ -386,14 +386,15 @@ class ThrowCore:
         for part, whole in parts:
             if part is None:
                 continue
+            whole = part if whole is None else whole
             for piece in self._candidates(part, self._pieces):
                 v = self._assess(_joined(piece, part))
                 if self._passes(v):
                     self._pieces.remove(piece)
-                    return v, _joined(piece, whole or part)
+                    return v, _joined(piece, whole)
             v = self._assess(part)
             if self._passes(v):
-                return v, whole or part
+                return v, whole
         return None
 
     def _passes(self, v: Verdict | None) -> bool:

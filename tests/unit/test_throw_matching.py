@@ -40,3 +40,28 @@ def test_event_off_every_path_is_false():
     paths = [_path(2.0, 5.0, x=500.0)]
     ev = _event(_path(2.0, 5.0, x=700.0), 2.5, 4.5, release=2.1)  # same time, 200 px away
     assert match([(5.0, ev)], [a], paths)[0][2] is None
+
+
+def test_recall_is_split_by_weather_and_light():
+    from benchmarks.bench_throws import recall_by_condition, report
+    rows = [{"seed": 1, "distractors": ["rain", "night"], "core": {"found": [True, False]},
+             "baseline": {"found": [False, False]}},
+            {"seed": 2, "distractors": ["birds"], "core": {"found": [True]}, "baseline": {"found": [True]}},
+            {"seed": 3, "distractors": ["rain", "leaves"], "core": {"found": [False, True, True]},
+             "baseline": {"found": [False, False, True]}}]
+    core = recall_by_condition(rows, "core")
+    assert core["rain, night"] == {"scenes": 1, "throws": 2, "found": 1, "recall": 0.5}
+    assert core["dry, day"]["recall"] == 1.0
+    assert core["rain, day"]["found"] == 2 and core["rain, day"]["throws"] == 3
+    assert core["dry, night"]["throws"] == 0  # no such scene: counted as none, not dropped
+    assert recall_by_condition(rows, "baseline")["rain, day"]["found"] == 1
+    # the report shows each condition with the number of throws it rests on
+    summary = {"recall": 0.667, "precision": 1.0, "floor_exact": 1.0, "floor_within_one": 1.0, "column_exact": 1.0,
+               "median_delay_s": 0.1, "p90_delay_s": 0.2, "distractor_hours": 0.1, "distractor_scenes": 1,
+               "false_alarms_per_hour": 0.0, "false_alarms_distractor_scenes": 0,
+               "false_alarms_per_hour_95_upper": 30.0, "throws": 6}
+    acc = {"core": summary, "baseline": dict(summary), "scenes": 3, "distractor_scenes": 1, "distractor_s": 360,
+           "recall_by_condition": {"core": core, "baseline": recall_by_condition(rows, "baseline")}}
+    text = report(acc, {}, {}, "cmd", "dev")
+    line = next(ln for ln in text.splitlines() if "recall, rain, night" in ln)
+    assert "(2 throws)" in line and "0.500" in line and "0.000" in line

@@ -31,7 +31,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from benchmarks.bench_throws import match, run_scene  # noqa: E402
+from benchmarks.bench_throws import match, recall_by_condition, run_scene  # noqa: E402
 from benchmarks.throw_scenes import (DEV_DISTRACTOR_SEEDS, HELD_OUT_DISTRACTOR_SEEDS, HELD_OUT_SEEDS,  # noqa: E402
                                      Scene, distractor_scene, generate)
 from pipeline.settings import REPO_ROOT  # noqa: E402
@@ -195,6 +195,9 @@ def _report(kind: str, rows: list[dict]) -> None:
         hits = sum(th["found"] for _, th in throws)
         print(f"found {hits} of {len(throws)} ({hits / len(throws):.3f}); false events {len(false)}; "
               f"floor off {sum(r['floor_off'] for r in rows)}")
+        found = [{"distractors": r["distractors"], "core": {"found": [t["found"] for t in r["throws"]]}} for r in rows]
+        by_cond = recall_by_condition(found, "core")
+        print("by condition:", "; ".join(f"{c} {v['found']}/{v['throws']}" for c, v in by_cond.items()))
         print("missed:", " ".join(f"{s}/f{th['floor']}" for s, th in throws if not th["found"]))
     else:
         hours = frames / 25.0 / 3600

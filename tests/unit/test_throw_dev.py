@@ -37,3 +37,15 @@ def test_explain_shows_each_frame_of_a_missed_fall(tmp_path, monkeypatch):
 
 def test_seed_lists_take_ranges():
     assert throw_dev._parse_seeds("3,7,20-22") == [3, 7, 20, 21, 22]
+
+
+def test_score_report_splits_recall_by_condition(capsys):
+    rows = [{"seed": 1, "frames": 250, "core_s": 0.5, "distractors": ["rain", "night"], "floor_off": 0, "false": [],
+             "throws": [{"floor": 5, "found": True}, {"floor": 9, "found": False}]},
+            {"seed": 2, "frames": 250, "core_s": 0.5, "distractors": ["birds"], "floor_off": 1,
+             "false": [{"t_start": 3.0, "floor": 4}], "throws": [{"floor": 7, "found": True}]}]
+    throw_dev._report("throws", rows)
+    out = capsys.readouterr().out
+    assert "found 2 of 3" in out
+    assert "by condition: dry, day 1/1; dry, night 0/0; rain, day 0/0; rain, night 1/2" in out
+    assert "missed: 1/f9" in out and "false: 2@3.0" in out

@@ -406,7 +406,7 @@ def report(acc: dict, spd: dict, clips: dict, command: str, seeds_name: str) -> 
     n = acc["scenes"]
     acc_row(f"recall ({seeds_name} seeds, {n} scenes, {b['throws']} throws)", "recall", ".3f", ">= 0.95")
     by_cond = acc.get("recall_by_condition", {})
-    for cond in (f"{w}, {l}" for w, l in CONDITIONS):
+    for cond in (f"{weather}, {light}" for weather, light in CONDITIONS):
         if cond in by_cond.get("baseline", {}):
             ours_c, theirs_c = by_cond.get("core", {}).get(cond), by_cond["baseline"][cond]
             rows.append((f"  recall, {cond} ({theirs_c['throws']} throws)",

@@ -406,11 +406,10 @@ def report(acc: dict, spd: dict, clips: dict, command: str, seeds_name: str) -> 
     n = acc["scenes"]
     acc_row(f"recall ({seeds_name} seeds, {n} scenes, {b['throws']} throws)", "recall", ".3f", ">= 0.95")
     by_cond = acc.get("recall_by_condition", {})
-    for cond in (f"{weather}, {light}" for weather, light in CONDITIONS):
-        if cond in by_cond.get("baseline", {}):
-            ours_c, theirs_c = by_cond.get("core", {}).get(cond), by_cond["baseline"][cond]
-            rows.append((f"  recall, {cond} ({theirs_c['throws']} throws)",
-                         _f(ours_c["recall"]) if ours_c else "missing", _f(theirs_c["recall"]), "-", "-"))
+    for cond, theirs_c in by_cond.get("baseline", {}).items():  # in CONDITIONS order
+        ours_c = by_cond.get("core", {}).get(cond)
+        rows.append((f"  recall, {cond} ({theirs_c['throws']} throws)",
+                     _f(ours_c["recall"]) if ours_c else "missing", _f(theirs_c["recall"]), "-", "-"))
     acc_row("precision", "precision", ".3f", ">= 0.95")
     acc_row("origin floor exact (of matched)", "floor_exact", ".3f", ">= 0.90")
     acc_row("origin floor within one", "floor_within_one", ".3f", "1.000")

@@ -195,8 +195,9 @@ def _report(kind: str, rows: list[dict]) -> None:
         hits = sum(th["found"] for _, th in throws)
         print(f"found {hits} of {len(throws)} ({hits / len(throws):.3f}); false events {len(false)}; "
               f"floor off {sum(r['floor_off'] for r in rows)}")
-        found = [{"distractors": r["distractors"], "core": {"found": [t["found"] for t in r["throws"]]}} for r in rows]
-        by_cond = recall_by_condition(found, "core")
+        # in the per-scene shape recall_by_condition reads
+        scenes = [{"distractors": r["distractors"], "core": {"found": [t["found"] for t in r["throws"]]}} for r in rows]
+        by_cond = recall_by_condition(scenes, "core")
         print("by condition:", "; ".join(f"{c} {v['found']}/{v['throws']}" for c, v in by_cond.items()))
         print("missed:", " ".join(f"{s}/f{th['floor']}" for s, th in throws if not th["found"]))
     else:

@@ -114,14 +114,15 @@ def _score(job: tuple[str, int]) -> dict:
            "distractors": scene.distractors, "events": len(events)}
     if kind == "throws":
         m = match(events, scene.throws, scene.truth_paths())
-        found = {id(th) for _, _, th in m if th is not None}
+        found = {id(th): e for _, e, th in m if th is not None}
         row["throws"] = [{"floor": th.floor, "size_m": th.size_m, "kind": th.kind, "drag": th.drag,
-                          "release_t": th.release_t, "end_t": th.end_t, "found": id(th) in found}
+                          "release_t": th.release_t, "end_t": th.end_t, "found": id(th) in found,
+                          "fit": found[id(th)].fit if id(th) in found else None}
                          for th in scene.throws]
-        row["false"] = [{"t_start": e.t_start, "floor": e.origin_floor} for _, e, th in m if th is None]
+        row["false"] = [{"t_start": e.t_start, "floor": e.origin_floor, "fit": e.fit} for _, e, th in m if th is None]
         row["floor_off"] = sum(e.origin_floor != th.floor for _, e, th in m if th is not None)
     else:
-        row["false"] = [{"t_start": e.t_start, "floor": e.origin_floor} for _, e in events]
+        row["false"] = [{"t_start": e.t_start, "floor": e.origin_floor, "fit": e.fit} for _, e in events]
     return row
 
 

@@ -97,6 +97,13 @@ class ThrowConfig:
     of that fall and no new event. Looser than `stitch_max_rmse_px`: here a miss costs a duplicate alert, not
     a false one, and the last, fastest part of a long fall, seen again after a gap, fits the joint curve to
     3-4 px (dev seed 1: a second event, floor 9, for a fall from floor 16)."""
+    short_max_points: int = 19
+    """A fall of this many points or fewer must fit them to `stitch_max_rmse_px` in the image, as joints must. A
+    short track that fits loosely is noise or rain remnants strung together: two of the false alarms in 2 h of
+    dev distractor video were 8 and 11 points fitting to 8.6 and 6.5 px, while the 51 true falls of 19 points or
+    fewer found in dev seeds 0-599 fit to 2.4 px at most. Longer true falls do fit worse (up to 6.6 px in the dev
+    seeds, 5.3 px for the second fall of the office1 clip, 35 points): a long track collects more of the
+    centroid's wander, so the cap is not applied to them."""
     stitch_min_travel_px: float = 4.0
     """Pieces pre-join only when the joint moves down at least this much: jitter in one place (a tree, a lit
     window edge) fits a quadratic too."""
@@ -307,7 +314,7 @@ class ThrowCore:
             if self._continues_reported(track):
                 continue
             verdict, track = self._stitch(track)
-            if verdict is None or not verdict.fall or verdict.confidence < cfg.min_confidence:
+            if not self._accepted(verdict, track):
                 if self.keep_rejected and verdict is not None:
                     self.rejected.append((track.id, verdict))
                 # kept without a last point that went astray: it would spoil the joint and `_candidates`
@@ -319,6 +326,13 @@ class ThrowCore:
             self._reported.append(_Reported(verdict.fit, float(ts[-1]), track))
             events.append(self._event(ts, pts, verdict))
         return events
+
+    def _accepted(self, verdict: Verdict | None, track: Track) -> bool:
+        """The verdict on `track` is a fall to report: confident enough, and fitting tightly when short."""
+        cfg = self.cfg
+        if verdict is None or not verdict.fall or verdict.confidence < cfg.min_confidence:
+            return False
+        return len(track) > cfg.short_max_points or verdict.rmse_px <= cfg.stitch_max_rmse_px
 
     def _assess(self, track: Track) -> Verdict | None:
         if len(track) < self.cfg.trajectory.min_points:

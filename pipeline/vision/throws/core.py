@@ -99,8 +99,8 @@ class ThrowConfig:
     3-4 px (dev seed 1: a second event, floor 9, for a fall from floor 16)."""
     short_max_points: int = 19
     """A fall of this many points or fewer must fit them to `stitch_max_rmse_px` in the image, as joints must. A
-    short track that fits loosely is noise or rain remnants strung together: two of the false alarms in 2 h of
-    dev distractor video were 8 and 11 points fitting to 8.6 and 6.5 px, while the 51 true falls of 19 points or
+    short track that fits loosely is noise or rain remnants strung together: false alarms in the 2 h runs of
+    dev distractor video were 8 and 11 points fitting to 8.6 and 6.5 px (seeds 5024, 5087), while the 51 true falls of 19 points or
     fewer found in dev seeds 0-599 fit to 2.4 px at most. Longer true falls do fit worse (up to 6.6 px in the dev
     seeds, 5.3 px for the second fall of the office1 clip, 35 points): a long track collects more of the
     centroid's wander, so the cap is not applied to them."""

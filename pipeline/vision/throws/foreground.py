@@ -312,9 +312,9 @@ class Foreground:
         """A background just taken from one frame by a re-baseline learns each next frame as a running mean
         (rate 1/k) until that is slower than `bg_rate`. Such a background holds that frame's sensor noise (twice
         the usual spread of |frame - background|) and, after a shake, the view of a shaken frame; at the normal
-        rate both stayed in the mask for about a second. Two of the four false alarms in 2 h of dev distractor
-        video were those blobs joined into a "fall": still edges after a shake (seed 5036), noise blobs at night
-        in rain (seed 5087). Pixels in the mask are left out, as in `_learn`."""
+        rate both stayed in the mask for about a second. Three of the four false alarms in 2 h of dev distractor
+        video were those blobs joined into "falls": still edges after a shake (two at once, seed 5036), noise
+        blobs at night in rain (seed 5087). Pixels in the mask are left out, as in `_learn`."""
         self._fresh += 1
         rate = 1.0 / self._fresh
         if rate <= self.cfg.bg_rate:

@@ -100,8 +100,8 @@ class ThrowConfig:
     short_max_points: int = 19
     """A fall of this many points or fewer must fit them to `stitch_max_rmse_px` in the image, as joints must. A
     short track that fits loosely is noise or rain remnants strung together: false alarms in the 2 h runs of
-    dev distractor video were 8 and 11 points fitting to 8.6 and 6.5 px (seeds 5024, 5087), while the 51 true falls of 19 points or
-    fewer found in dev seeds 0-599 fit to 2.4 px at most. Longer true falls do fit worse (up to 6.6 px in the dev
+    dev distractor video were 8 and 11 points fitting to 8.6 and 6.5 px (seeds 5024, 5087), while the 51 true
+    falls of 19 points or fewer found in dev seeds 0-599 fit to 2.4 px at most. Longer true falls do fit worse (up to 6.6 px in the dev
     seeds, 5.3 px for the second fall of the office1 clip, 35 points): a long track collects more of the
     centroid's wander, so the cap is not applied to them."""
     stitch_min_travel_px: float = 4.0
@@ -328,11 +328,11 @@ class ThrowCore:
         return events
 
     def _accepted(self, verdict: Verdict | None, track: Track) -> bool:
-        """The verdict on `track` is a fall to report: confident enough, and fitting tightly when short."""
-        cfg = self.cfg
-        if verdict is None or not verdict.fall or verdict.confidence < cfg.min_confidence:
-            return False
-        return len(track) > cfg.short_max_points or verdict.rmse_px <= cfg.stitch_max_rmse_px
+        """The verdict on `track` is a fall to report: confident enough, and, when short, fitting as tightly as
+        a joint must (`_passes`)."""
+        if len(track) <= self.cfg.short_max_points:
+            return self._passes(verdict)
+        return verdict is not None and verdict.fall and verdict.confidence >= self.cfg.min_confidence
 
     def _assess(self, track: Track) -> Verdict | None:
         if len(track) < self.cfg.trajectory.min_points:

@@ -301,10 +301,9 @@ class Foreground:
                 self._follow_shading()
             if n % cfg.absorb_every == 0:
                 cv2.accumulateWeighted(self.gray, self.bg, rate)
+                self._refresh_bg8()
             else:
-                cv2.bitwise_not(self.mask, dst=self._still)
-                cv2.accumulateWeighted(self.gray, self.bg, rate, mask=self._still)
-            self._refresh_bg8()
+                self._learn_still(rate)
         if n % cfg.busy_every == 0:
             self._refresh_quiet()
 
@@ -320,6 +319,10 @@ class Foreground:
         if rate <= self.cfg.bg_rate:
             self._fresh = 0
             return
+        self._learn_still(rate)
+
+    def _learn_still(self, rate: float) -> None:
+        """Background update at `rate` on the pixels outside the mask."""
         cv2.bitwise_not(self.mask, dst=self._still)
         cv2.accumulateWeighted(self.gray, self.bg, rate, mask=self._still)
         self._refresh_bg8()

@@ -15,6 +15,7 @@ import numpy as np
 
 from pipeline.vision.throws.calibration import Facade
 from pipeline.vision.throws.foreground import Foreground, ForegroundConfig
+from pipeline.vision.throws.gathering import BlobHistory, GatherConfig, deadline, gather, is_seed
 from pipeline.vision.throws.tracking import FaintSearch, Track, Tracker, TrackerConfig
 from pipeline.vision.throws.trajectory import Fit, TrajectoryConfig, Verdict, assess
 
@@ -52,6 +53,8 @@ class ThrowConfig:
     foreground: ForegroundConfig = field(default_factory=ForegroundConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
+    gather: GatherConfig = field(default_factory=GatherConfig)
+    """Pieces that look like the start of a fall are followed along gravity's path (see `gathering`)."""
     follow_faint: bool = True
     """Follow a track through frames where its object is under the threshold but above a share of it, close to
     the prediction (see `Foreground.faint_near`): a small object at night is in the mask on a few frames of its
@@ -260,6 +263,8 @@ class ThrowCore:
         self.tracker = Tracker(facade.image_size[1], self.fps, self.cfg.tracker)
         self._reported: list[_Reported] = []
         self._pieces: list[Track] = []  # ended tracks that were no fall, for `_stitch`
+        self._history = BlobHistory(self.fps, self.cfg.gather.history_s)
+        self._seeds: list[tuple[float, Track]] = []  # (when to gather, seed piece), see `gathering`
         self.rejected: list[tuple[int, Verdict]] = []  # (track id, verdict) of judged non-falls, for tuning
         self.keep_rejected = False
         self.frames = 0
@@ -274,9 +279,71 @@ class ThrowCore:
         if self.evidence is not None:
             self.evidence.add_frame(frame, t)
         blobs = self.foreground.process(frame)
+        if self.cfg.gather.enabled:
+            self._history.add(t, blobs.centres)
         faint, min_fall = self._faint_search(blobs.status)
         ended = self.tracker.update(t, blobs.centres, blobs.areas, faint, min_fall)
-        return self._judge(ended, t) if ended else []
+        events = self._judge(ended, t) if ended else []
+        if self._seeds and self._seeds[0][0] <= t:
+            events += self._gather_due(t)
+        return events
+
+    def _gather_due(self, now: float) -> list[ThrowEvent]:
+        """Falls gathered along the paths of the seeds whose time has come (see `gathering`)."""
+        due = [s for when, s in self._seeds if when <= now]
+        self._seeds = [(when, s) for when, s in self._seeds if when > now]
+        events = []
+        for seed in due:
+            track = gather(seed, self._history.after(seed.ts[-1]), self.facade, self.cfg.gather)
+            if len(track) < self.cfg.gather.min_points:
+                continue
+            verdict = self._assess(track)
+            if not self._passes(verdict) or verdict.rmse_px > self.cfg.gather.max_rmse_px:
+                continue
+            ts, pts = np.asarray(track.ts), np.column_stack([track.xs, track.ys])
+            if (self._shares_points(track) or self._continues_reported(track) or self._is_duplicate(ts, pts, float(ts[-1]))
+                    or self._overlaps_reported(track)):
+                continue
+            self._reported.append(_Reported(verdict.fit, float(ts[-1]), track))
+            events.append(self._event(ts, pts, verdict))
+        return events
+
+    def _overlaps_reported(self, track: Track) -> bool:
+        """A reported fall was, during the time they share, within `overlap_px` (median) of `track`'s path
+        (interpolated between its points): the same object. A gathered path that starts earlier than a piece of
+        the same fall reported while it waited covers that piece, and neither `_is_duplicate` (the piece's own
+        short fit extrapolates poorly) nor `_shares_points` (a gathered path picks its own blobs) need see it."""
+        ts = np.asarray(track.ts)
+        for r in self._reported:
+            if r.track is None:
+                continue
+            rts = np.asarray(r.track.ts)
+            inside = (rts >= ts[0]) & (rts <= ts[-1])
+            if inside.sum() < 3:
+                continue
+            d = np.hypot(np.interp(rts[inside], ts, track.xs) - np.asarray(r.track.xs)[inside],
+                         np.interp(rts[inside], ts, track.ys) - np.asarray(r.track.ys)[inside])
+            if float(np.median(d)) <= self.cfg.gather.overlap_px:
+                return True
+        return False
+
+    def _shares_points(self, track: Track, min_shared: int = 3) -> bool:
+        """`track` has `min_shared` points (same frame, within 3 px) in common with a fall already reported: a
+        gathered path that took up blobs of a fall reported while it waited. `_is_duplicate` compares with the
+        reported fall's fitted curve, which a short reported piece extrapolates poorly."""
+        ts = np.asarray(track.ts)
+        xy = np.column_stack([track.xs, track.ys])
+        for r in self._reported:
+            if r.track is None:
+                continue
+            rts = np.asarray(r.track.ts)
+            common, i, j = np.intersect1d(ts, rts, return_indices=True)
+            if len(common) < min_shared:
+                continue
+            rxy = np.column_stack([r.track.xs, r.track.ys])
+            if int((np.hypot(*(xy[i] - rxy[j]).T) <= 3.0).sum()) >= min_shared:
+                return True
+        return False
 
     def _faint_search(self, status: str) -> tuple[FaintSearch | None, float | None]:
         """This frame's search for objects under the threshold (None: no search), and the least fall (px) a track
@@ -296,13 +363,16 @@ class ThrowCore:
     def flush(self, t: float) -> list[ThrowEvent]:
         """End of stream: judge every open track; evidence clips are finished with the frames there are."""
         events = self._judge(self.tracker.finish(), t)
+        events += self._gather_due(float("inf"))
         if self.evidence is not None:
             self.evidence.close(t)
         return events
 
     def _judge(self, tracks: list[Track], now: float) -> list[ThrowEvent]:
         cfg = self.cfg
-        self._reported = [r for r in self._reported if now - r.t_end <= cfg.duplicate_window_s]
+        # kept longer than `duplicate_window_s` for the gathered paths, which are judged up to `history_s` late
+        self._reported = [r for r in self._reported
+                          if now - r.t_end <= cfg.duplicate_window_s + cfg.gather.history_s]
         # a piece can precede a track that started up to stitch_gap_s after it ended; a track is at most
         # max_points long, so older pieces can never be used again
         horizon = max(cfg.stitch_gap_s, cfg.stitch_gap_moving_s) + cfg.tracker.max_points / self.fps
@@ -318,14 +388,33 @@ class ThrowCore:
                 if self.keep_rejected and verdict is not None:
                     self.rejected.append((track.id, verdict))
                 # kept without a last point that went astray: it would spoil the joint and `_candidates`
-                self._pieces.append(trim_tail(track, cfg.salvage_tol_px))
+                piece = trim_tail(track, cfg.salvage_tol_px)
+                self._pieces.append(piece)
+                seed = self._seed_of(piece) if cfg.gather.enabled else None
+                if seed is not None:
+                    self._seeds.append((deadline(seed, self.facade, cfg.gather), seed))
+                    self._seeds.sort(key=lambda ws: ws[0])
                 continue
             ts, pts = np.asarray(track.ts), np.column_stack([track.xs, track.ys])
-            if self._is_duplicate(ts, pts):
+            if self._is_duplicate(ts, pts, now) or self._overlaps_reported(track):
                 continue
             self._reported.append(_Reported(verdict.fit, float(ts[-1]), track))
             events.append(self._event(ts, pts, verdict))
         return events
+
+    def _seed_of(self, piece: Track) -> Track | None:
+        """The piece, or its start up to where it left its smooth curve (the tracker took a rain remnant or a noise
+        blob after losing the object), when that is the start of a fall to gather (see `gathering.is_seed`)."""
+        g = self.cfg.gather
+        if len(piece) < g.seed_min_points:
+            return None
+        if len(piece) > g.seed_window:
+            n = g.seed_window
+            piece = Track(piece.id, piece.ts[:n], piece.xs[:n], piece.ys[:n], piece.areas[:n])
+        for part in (piece, smooth_prefix(piece, g.seed_min_points, self.cfg.salvage_tol_px)):
+            if part is not None and is_seed(part, g):
+                return part
+        return None
 
     def _accepted(self, verdict: Verdict | None, track: Track) -> bool:
         """The verdict on `track` is a fall to report: confident enough, and, when short, fitting as tightly as
@@ -425,11 +514,15 @@ class ThrowCore:
                 return True
         return False
 
-    def _is_duplicate(self, ts: np.ndarray, pts_px: np.ndarray) -> bool:
+    def _is_duplicate(self, ts: np.ndarray, pts_px: np.ndarray, now: float) -> bool:
+        """The points lie on (median within `duplicate_m` of) the fitted curve of a fall reported up to
+        `duplicate_window_s` before `now`."""
         if not self._reported:
             return False
         pts_m = self.facade.image_to_facade(pts_px)
         for r in self._reported:
+            if now - r.t_end > self.cfg.duplicate_window_s:
+                continue
             tau = ts - r.fit.t_first
             model = np.column_stack([r.fit.x(tau), r.fit.height(tau)])
             if float(np.median(np.hypot(*(model - pts_m).T))) < self.cfg.duplicate_m:

@@ -1,0 +1,58 @@
+"""A fall the tracker sees whole only near its release - later the object shows on one frame in five (rain, a
+wall of its own colour) - is still reported: its start predicts where to look, and the scattered sightings
+there are gathered into one fall (`pipeline.vision.throws.gathering`)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from pipeline.vision.throws.core import ThrowConfig, ThrowCore
+from pipeline.vision.throws.gathering import GatherConfig, gather
+from pipeline.vision.throws.tracking import Track
+from tests.unit.test_throws_helpers import FACADE, FPS, Mover, drop, frames, run
+
+
+def _seen_sometimes(mover: Mover, whole_until: float, every: int) -> Mover:
+    """The mover, in view on every frame until `whole_until` (s), then on one frame in `every` only."""
+    def at(t: float) -> tuple[float, float] | None:
+        if t > whole_until and int(round(t * FPS)) % every:
+            return None
+        return mover(t)
+    return at
+
+
+def _scene():
+    # from floor 9 (25 m): 2.2 s of fall, whole for the first 0.6 s, then one frame in five
+    return frames(120, _seen_sometimes(drop(10.0, 25.5, t0=1.0), whole_until=1.6, every=5))
+
+
+def test_fall_seen_in_scattered_frames_is_gathered():
+    events = run(ThrowCore(FACADE, FPS), _scene())
+    assert [(e.origin_floor, e.origin_column) for _, e in events] == [(9, 3)]
+    _, event = events[0]
+    # the sightings after the gaps are in it, down to the last metres
+    assert event.t_end > 2.8
+    # without gathering the same scene gives nothing: the case is the one the gathering is for
+    off = ThrowConfig(gather=replace(GatherConfig(), enabled=False))
+    assert run(ThrowCore(FACADE, FPS, off), _scene()) == []
+
+
+def test_gather_takes_the_blobs_on_the_path_not_the_ones_beside_it():
+    mover = drop(10.0, 25.5, t0=0.0)
+    ts = np.arange(0, 1.6, 1 / FPS)
+    path = FACADE.facade_to_image(np.array([mover(t) for t in ts]))
+    seed = Track(1, list(ts[:12]), list(path[:12, 0]), list(path[:12, 1]), [4.0] * 12)
+    rng = np.random.default_rng(5)
+    later = []
+    for k in range(12, len(ts)):
+        clutter = rng.uniform([0, 0], [640, 480], (30, 2))
+        # a decoy 15 px beside the path on every frame, the object itself on every third
+        decoy = path[k] + [15.0, 0.0]
+        blobs = np.vstack([clutter, decoy] + ([path[k]] if k % 3 == 0 else []))
+        later.append((float(ts[k]), blobs))
+    got = gather(seed, later, FACADE, GatherConfig())
+    added = np.column_stack([got.xs[12:], got.ys[12:]])
+    expected = path[[k for k in range(12, len(ts)) if k % 3 == 0]]
+    assert len(added) == len(expected)
+    assert np.abs(added - expected).max() < 1e-6

@@ -3,6 +3,8 @@ pixels and serving only tracks that fall, so its sightings make one fall instead
 kept alive by streak remnants."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from benchmarks.bench_throws import match
@@ -10,6 +12,7 @@ from benchmarks.throw_scenes import generate
 from pipeline.vision.throws.calibration import Facade
 from pipeline.vision.throws.core import ThrowConfig, ThrowCore
 from pipeline.vision.throws.foreground import _on_streak
+from pipeline.vision.throws.gathering import GatherConfig
 from pipeline.vision.throws.tracking import Tracker
 from tests.unit.test_throws_helpers import FPS
 
@@ -35,8 +38,10 @@ def test_fall_under_the_threshold_in_heavy_rain_is_found():
 
 
 def test_without_the_rain_search_it_comes_out_in_pieces():
-    """The same scene with the search off on rain frames (as it was before): the test above shows that search."""
-    assert _found_in_rain(ThrowConfig(follow_faint_in_rain=False)) == [False]
+    """The same scene with the search off on rain frames (as it was before): the test above shows that search.
+    Gathering is off too: it follows the first piece's curve on and finds the fall without the search."""
+    off = ThrowConfig(follow_faint_in_rain=False, gather=replace(GatherConfig(), enabled=False))
+    assert _found_in_rain(off) == [False]
 
 
 def test_streak_pixels_are_told_from_a_compact_blob():

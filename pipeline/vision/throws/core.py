@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline.vision.throws.calibration import Facade
 from pipeline.vision.throws.foreground import Foreground, ForegroundConfig
-from pipeline.vision.throws.gathering import BlobHistory, GatherConfig, deadline, gather, is_seed
+from pipeline.vision.throws.gathering import BlobHistory, GatherConfig, Hypothesis, is_seed
 from pipeline.vision.throws.tracking import FaintSearch, Track, Tracker, TrackerConfig
 from pipeline.vision.throws.trajectory import Fit, TrajectoryConfig, Verdict, assess
 
@@ -264,7 +264,7 @@ class ThrowCore:
         self._reported: list[_Reported] = []
         self._pieces: list[Track] = []  # ended tracks that were no fall, for `_stitch`
         self._history = BlobHistory(self.fps, self.cfg.gather.history_s)
-        self._seeds: list[tuple[float, Track]] = []  # (when to gather, seed piece), see `gathering`
+        self._gathering: list[Hypothesis] = []  # seeds' falls being gathered, see `gathering`
         self.rejected: list[tuple[int, Verdict]] = []  # (track id, verdict) of judged non-falls, for tuning
         self.keep_rejected = False
         self.frames = 0
@@ -284,29 +284,46 @@ class ThrowCore:
         faint, min_fall = self._faint_search(blobs.status)
         ended = self.tracker.update(t, blobs.centres, blobs.areas, faint, min_fall)
         events = self._judge(ended, t) if ended else []
-        if self._seeds and self._seeds[0][0] <= t:
-            events += self._gather_due(t)
+        if self._gathering:
+            events += self._gather(t, blobs.centres, faint)
         return events
 
-    def _gather_due(self, now: float) -> list[ThrowEvent]:
-        """Falls gathered along the paths of the seeds whose time has come (see `gathering`)."""
-        due = [s for when, s in self._seeds if when <= now]
-        self._seeds = [(when, s) for when, s in self._seeds if when > now]
-        events = []
-        for seed in due:
-            track = gather(seed, self._history.after(seed.ts[-1]), self.facade, self.cfg.gather)
-            if len(track) < self.cfg.gather.min_points:
-                continue
-            verdict = self._assess(track)
-            if not self._passes(verdict) or verdict.rmse_px > self.cfg.gather.max_rmse_px:
-                continue
-            ts, pts = np.asarray(track.ts), np.column_stack([track.xs, track.ys])
-            if (self._shares_points(track) or self._continues_reported(track) or self._is_duplicate(ts, pts, float(ts[-1]))
-                    or self._overlaps_reported(track)):
-                continue
-            self._reported.append(_Reported(verdict.fit, float(ts[-1]), track))
-            events.append(self._event(ts, pts, verdict))
-        return events
+    def _gather(self, t: float, centres: np.ndarray, faint: FaintSearch | None) -> list[ThrowEvent]:
+        """One frame for every fall being gathered: the blob in its window, else (where the frame allows a search
+        under the threshold) the strongest faint change there; the gatherings that are over are judged."""
+        over, want, preds = [], [], []
+        for hyp in self._gathering:
+            pred = hyp.predict(t)
+            if pred is None:
+                over.append(hyp)
+            elif not hyp.take(t, pred, centres) and faint is not None:
+                want.append(hyp)
+                preds.append(pred)
+        if want:
+            radii = np.array([h.reach_px(p) for h, p in zip(want, preds)])
+            found, at, _ = faint(np.array(preds), radii)
+            for j in np.flatnonzero(found):
+                want[j].take(t, preds[j], at[j:j + 1], self.cfg.gather.faint_share)
+        if not over:
+            return []
+        self._gathering = [h for h in self._gathering if h not in over]
+        return [e for e in (self._gathered(h) for h in over) if e is not None]
+
+    def _gathered(self, hyp: Hypothesis) -> ThrowEvent | None:
+        """The event for a gathered fall, or None (too short, too few blobs, no fall, too loose a fit, or one
+        already reported)."""
+        track = hyp.track
+        if len(track) < self.cfg.gather.min_points or hyp.blob_hits < self.cfg.gather.min_blob_hits:
+            return None
+        verdict = self._assess(track)
+        if not self._passes(verdict) or verdict.rmse_px > self.cfg.gather.max_rmse_px:
+            return None
+        ts, pts = np.asarray(track.ts), np.column_stack([track.xs, track.ys])
+        if (self._shares_points(track) or self._continues_reported(track) or self._is_duplicate(ts, pts, float(ts[-1]))
+                or self._overlaps_reported(track)):
+            return None
+        self._reported.append(_Reported(verdict.fit, float(ts[-1]), track))
+        return self._event(ts, pts, verdict)
 
     def _overlaps_reported(self, track: Track) -> bool:
         """A reported fall was, during the time they share, within `overlap_px` (median) of `track`'s path
@@ -363,14 +380,15 @@ class ThrowCore:
     def flush(self, t: float) -> list[ThrowEvent]:
         """End of stream: judge every open track; evidence clips are finished with the frames there are."""
         events = self._judge(self.tracker.finish(), t)
-        events += self._gather_due(float("inf"))
+        events += [e for e in (self._gathered(h) for h in self._gathering) if e is not None]
+        self._gathering = []
         if self.evidence is not None:
             self.evidence.close(t)
         return events
 
     def _judge(self, tracks: list[Track], now: float) -> list[ThrowEvent]:
         cfg = self.cfg
-        # kept longer than `duplicate_window_s` for the gathered paths, which are judged up to `history_s` late
+        # kept longer than `duplicate_window_s` for the gathered falls, which are judged up to `reach_s` late
         self._reported = [r for r in self._reported
                           if now - r.t_end <= cfg.duplicate_window_s + cfg.gather.history_s]
         # a piece can precede a track that started up to stitch_gap_s after it ended; a track is at most
@@ -392,8 +410,7 @@ class ThrowCore:
                 self._pieces.append(piece)
                 seed = self._seed_of(piece) if cfg.gather.enabled else None
                 if seed is not None:
-                    self._seeds.append((deadline(seed, self.facade, cfg.gather), seed))
-                    self._seeds.sort(key=lambda ws: ws[0])
+                    self._gathering.append(self._catch_up(seed, now))
                 continue
             ts, pts = np.asarray(track.ts), np.column_stack([track.xs, track.ys])
             if self._is_duplicate(ts, pts, now) or self._overlaps_reported(track):
@@ -401,6 +418,19 @@ class ThrowCore:
             self._reported.append(_Reported(verdict.fit, float(ts[-1]), track))
             events.append(self._event(ts, pts, verdict))
         return events
+
+    def _catch_up(self, seed: Track, now: float) -> Hypothesis:
+        """A gathering started from `seed`, fed the blobs of the frames between the seed's end and `now` (the
+        frames the tracker waited through before it ended the track)."""
+        hyp = Hypothesis(seed, self.facade, self.cfg.gather)
+        for t, centres in self._history.after(seed.ts[-1]):
+            if t >= now:
+                break
+            pred = hyp.predict(t)
+            if pred is None:
+                break
+            hyp.take(t, pred, centres)
+        return hyp
 
     def _seed_of(self, piece: Track) -> Track | None:
         """The piece, or its start up to where it left its smooth curve (the tracker took a rain remnant or a noise

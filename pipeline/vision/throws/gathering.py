@@ -7,10 +7,12 @@ points and 3 m of drop. What the tracker does keep is a short piece near the rel
 That piece fixes the release point and the start speed, and gravity fixes the rest: the object's position at
 every later frame is known to a few pixels, so a blob there is the object far more often than chance (a rain
 frame has 20-40 blobs over ~0.9 Mpx: a 4 px circle holds one of them by chance on 1 frame in 500). The points
-gathered that way go to the same fall test as a track, including the 3 px fit that short tracks must meet.
+gathered that way go to the same fall test as a track, held to a tighter fit (2 px).
 
-Cost: the blobs of the last few seconds are kept (a few kB per frame), and a piece that qualifies as a seed is
-worked out once, when the object it predicts has left the view: ~1 ms a seed, a few seeds a second in heavy rain.
+Online: a seed is made when the tracker ends its piece (a few frames after the last sighting; those frames' blobs
+are kept and gone through first), then each frame looks in the window around the prediction for a blob and,
+failing that, for a change under the threshold (`Foreground.faint_near`), until the path leaves the image or
+nothing was on it for `max_gap_s`. Cost: a few numpy operations a frame for each fall being gathered.
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ G = 9.81
 class GatherConfig:
     enabled: bool = True
     history_s: float = 4.0
-    """Blobs kept this long: a seed's fall is gathered up to `reach_s` after the seed ended."""
+    """Blobs kept this long (the frames between a piece's last sighting and the tracker ending it are gone through
+    when the seed is made); reported falls are remembered this much longer than `duplicate_window_s`."""
     seed_min_points: int = 4
     seed_min_travel_px: float = 3.0
     """A seed is a piece that is no fall, has this many points, moved down this much ..."""
@@ -50,6 +53,13 @@ class GatherConfig:
     facade's scale says; drag slows light ones), so the window is long and narrow."""
     refit_points: int = 8
     """From this many points the fall's own acceleration (3-12 m/s^2: drag slows light objects) replaces g."""
+    faint_share: float = 0.5
+    """A change under the threshold (see `Hypothesis`) must lie in this share of the window: the strongest change
+    in a wide window is noise often enough to spoil the fit (a test scene: points 4-6 px off the path)."""
+    min_blob_hits: int = 2
+    """A gathered fall needs this many points from blobs besides its seed: the search under the threshold finds
+    what the path predicts too readily - along a vertical edge during an exposure change it found a 'fall' of 15
+    faint points behind a 4-point seed that had not moved down (dev seed 42)."""
     min_points: int = 12
     """A gathered path shorter than this is not judged."""
     overlap_px: float = 12.0
@@ -128,51 +138,70 @@ class _Path:
         return self.facade.facade_to_image(np.array([[x, h]]))[0]
 
 
+class Hypothesis:
+    """A seed's fall being gathered, frame by frame: where the object should be now, and the points found so far.
+
+    Run online, so that on each frame where no blob lies on the path the core can look for the object under the
+    threshold there (`Foreground.faint_near`), as it does for tracks: in rain a small object is over the threshold
+    on about a third of its frames and under it but clear of the noise on many more."""
+
+    def __init__(self, seed: Track, facade: Facade, cfg: GatherConfig) -> None:
+        self.cfg, self.seed_end, self._bottom = cfg, seed.ts[-1], facade.image_size[1] + 5
+        self.path = _Path(facade, cfg)
+        for t, x, y in zip(seed.ts, seed.xs, seed.ys):
+            self.path.add(t, (x, y))
+        self.path.refit()
+        self.track = Track(seed.id, list(seed.ts), list(seed.xs), list(seed.ys), list(seed.areas))
+        self._last_t, self._last_xy = seed.ts[-1], np.array([seed.xs[-1], seed.ys[-1]])
+        self.blob_hits = 0  # points gathered from blobs (over the threshold), not from the search under it
+
+    def predict(self, t: float) -> np.ndarray | None:
+        """The object's predicted position at t (full-res px), or None when the gathering is over: the path left
+        the image, `reach_s` passed since the seed, or nothing was on the path for `max_gap_s`."""
+        cfg = self.cfg
+        if t - self.seed_end > cfg.reach_s or t - self._last_t > cfg.max_gap_s:
+            return None
+        pred = self.path.predict(t)
+        return None if pred[1] > self._bottom else pred
+
+    def window(self, t: float, pred: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        """Scaled distance of each point from the prediction: 1 at the edge of the long narrow window."""
+        cfg = self.cfg
+        motion = float(np.hypot(*(pred - self._last_xy)))
+        dx, dy = (pts - pred).T
+        along = cfg.tol_px + np.where(dy > 0, cfg.tol_down, cfg.tol_up) * motion
+        return np.maximum(np.abs(dx) / (cfg.tol_px + cfg.tol_side * motion), np.abs(dy) / along)
+
+    def reach_px(self, pred: np.ndarray) -> float:
+        """Half-size of a square that holds the window (for a search under the threshold)."""
+        motion = float(np.hypot(*(pred - self._last_xy)))
+        return self.cfg.faint_share * (self.cfg.tol_px + max(self.cfg.tol_down, self.cfg.tol_side) * motion)
+
+    def take(self, t: float, pred: np.ndarray, pts: np.ndarray, share: float = 1.0) -> bool:
+        """Add the point of `pts` nearest the prediction if it is inside the window (scaled by `share`); whether
+        one was."""
+        if len(pts) == 0:
+            return False
+        d = self.window(t, pred, pts)
+        i = int(np.argmin(d))
+        if d[i] > share:
+            return False
+        x, y = float(pts[i, 0]), float(pts[i, 1])
+        self.track.add(t, x, y, 0.0)
+        self.blob_hits += share >= 1.0
+        self.path.add(t, (x, y))
+        self.path.refit()
+        self._last_t, self._last_xy = t, np.array([x, y])
+        return True
+
+
 def gather(seed: Track, frames: list[tuple[float, np.ndarray]], facade: Facade, cfg: GatherConfig) -> Track:
     """The seed followed by the blobs nearest its predicted path in `frames` (time order, after the seed), one per
-    frame, until the path leaves the image, `reach_s` passes or no blob was on it for `max_gap_s`."""
-    path = _Path(facade, cfg)
-    for t, x, y in zip(seed.ts, seed.xs, seed.ys):
-        path.add(t, (x, y))
-    path.refit()
-    out = Track(seed.id, list(seed.ts), list(seed.xs), list(seed.ys), list(seed.areas))
-    h = facade.image_size[1]
-    last_t, last_xy = seed.ts[-1], np.array([seed.xs[-1], seed.ys[-1]])
+    frame, until the gathering is over (see `Hypothesis.predict`)."""
+    hyp = Hypothesis(seed, facade, cfg)
     for t, centres in frames:
-        if t - seed.ts[-1] > cfg.reach_s or t - last_t > cfg.max_gap_s:
+        pred = hyp.predict(t)
+        if pred is None:
             break
-        pred = path.predict(t)
-        if pred[1] > h + 5:
-            break
-        if len(centres) == 0:
-            continue
-        motion = float(np.hypot(*(pred - last_xy)))
-        dx, dy = (centres - pred).T
-        # scaled distance: 1 at the window's edge
-        down = cfg.tol_px + np.where(dy > 0, cfg.tol_down, cfg.tol_up) * motion
-        d = np.maximum(np.abs(dx) / (cfg.tol_px + cfg.tol_side * motion), np.abs(dy) / down)
-        i = int(np.argmin(d))
-        if d[i] > 1.0:
-            continue
-        cx, cy = float(centres[i, 0]), float(centres[i, 1])
-        out.add(t, cx, cy, 0.0)
-        path.add(t, (cx, cy))
-        path.refit()
-        last_t, last_xy = t, centres[i]
-    return out
-
-
-def deadline(seed: Track, facade: Facade, cfg: GatherConfig) -> float:
-    """When the seed's predicted path has left the image, or `reach_s` after the seed's end: the time to gather."""
-    path = _Path(facade, cfg)
-    for t, x, y in zip(seed.ts, seed.xs, seed.ys):
-        path.add(t, (x, y))
-    path.refit()
-    h = facade.image_size[1]
-    step = 0.1
-    t = seed.ts[-1]
-    while t < seed.ts[-1] + cfg.reach_s:
-        t += step
-        if path.predict(t)[1] > h + 5:
-            break
-    return min(t, seed.ts[-1] + cfg.reach_s) + 0.05
+        hyp.take(t, pred, centres)
+    return hyp.track

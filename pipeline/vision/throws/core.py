@@ -3,7 +3,9 @@
 Per frame: foreground blobs -> tracker; every track that ends (object landed, left the view or was lost for a
 few frames) is judged in facade metres by `trajectory.assess`; a fall becomes a ThrowEvent unless it repeats a
 fall just reported (a track broken in two by an occlusion, or two blobs of one object). An event is therefore
-out `max_miss + 1` frames (~0.15 s) after the object is last seen.
+out `max_miss + 1` frames (~0.15 s) after the object is last seen. A track that is no fall but starts like one
+seeds a gathering along gravity's path (`gathering`); its event is out when that path leaves the image or has
+been empty for `GatherConfig.max_gap_s` (0.6 s).
 """
 from __future__ import annotations
 
@@ -319,8 +321,8 @@ class ThrowCore:
         if not self._passes(verdict) or verdict.rmse_px > self.cfg.gather.max_rmse_px:
             return None
         ts, pts = np.asarray(track.ts), np.column_stack([track.xs, track.ys])
-        if (self._shares_points(track) or self._continues_reported(track) or self._is_duplicate(ts, pts, float(ts[-1]))
-                or self._overlaps_reported(track)):
+        if (self._shares_points(track) or self._continues_reported(track)
+                or self._is_duplicate(ts, pts, float(ts[-1])) or self._overlaps_reported(track)):
             return None
         self._reported.append(_Reported(verdict.fit, float(ts[-1]), track))
         return self._event(ts, pts, verdict)
@@ -388,7 +390,7 @@ class ThrowCore:
 
     def _judge(self, tracks: list[Track], now: float) -> list[ThrowEvent]:
         cfg = self.cfg
-        # kept longer than `duplicate_window_s` for the gathered falls, which are judged up to `reach_s` late
+        # kept `history_s` longer than `duplicate_window_s`: a gathered fall is judged after it, up to `reach_s` late
         self._reported = [r for r in self._reported
                           if now - r.t_end <= cfg.duplicate_window_s + cfg.gather.history_s]
         # a piece can precede a track that started up to stitch_gap_s after it ended; a track is at most

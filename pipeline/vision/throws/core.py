@@ -17,7 +17,7 @@ import numpy as np
 
 from pipeline.vision.throws.calibration import Facade
 from pipeline.vision.throws.foreground import Foreground, ForegroundConfig
-from pipeline.vision.throws.gathering import BlobHistory, GatherConfig, Hypothesis, is_seed
+from pipeline.vision.throws.gathering import BlobHistory, GatherConfig, Hypothesis, is_seed, quadratic_rmse
 from pipeline.vision.throws.tracking import FaintSearch, Track, Tracker, TrackerConfig
 from pipeline.vision.throws.trajectory import Fit, TrajectoryConfig, Verdict, assess
 
@@ -237,14 +237,8 @@ def _moving_down(track: Track, min_pxps: float) -> bool:
 
 def _smooth(track: Track, max_rmse_px: float) -> bool:
     """A quadratic in time fits both image coordinates: one body on one ballistic-looking curve."""
-    ts = np.asarray(track.ts) - track.ts[0]
-    ys, xs = np.asarray(track.ys), np.asarray(track.xs)
-    limit = max(max_rmse_px, 0.02 * float(ys.max() - ys.min()))
-    for v in (ys, xs):
-        coef = np.polyfit(ts, v, 2)
-        if float(np.sqrt(np.mean((np.polyval(coef, ts) - v) ** 2))) > limit:
-            return False
-    return True
+    ys = np.asarray(track.ys)
+    return quadratic_rmse(track) <= max(max_rmse_px, 0.02 * float(ys.max() - ys.min()))
 
 
 class ThrowCore:

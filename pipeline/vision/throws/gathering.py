@@ -87,8 +87,9 @@ class BlobHistory:
         return [(ft, c) for ft, c in self._frames if ft > t]
 
 
-def _smooth_fit(track: Track) -> float:
-    """RMS px of quadratics in time fitted to x and y."""
+def quadratic_rmse(track: Track) -> float:
+    """RMS px of quadratics in time fitted to x and y, the worse of the two: how far the track is from one smooth
+    ballistic-looking curve."""
     ts = np.asarray(track.ts) - track.ts[0]
     worst = 0.0
     for v in (np.asarray(track.xs), np.asarray(track.ys)):
@@ -101,26 +102,22 @@ def is_seed(track: Track, cfg: GatherConfig) -> bool:
     """A short smooth piece moving down: the start of a fall the tracker lost."""
     if len(track) < cfg.seed_min_points or track.ys[-1] - track.ys[0] < cfg.seed_min_travel_px:
         return False
-    return _smooth_fit(track) <= cfg.seed_max_rmse_px
+    return quadratic_rmse(track) <= cfg.seed_max_rmse_px
 
 
 class _Path:
-    """A fall in facade metres through the points so far: height with g (or its own acceleration once there are
+    """A fall in facade metres through a track's points: height with g (or its own acceleration once there are
     enough points), sideways drift linear."""
 
     def __init__(self, facade: Facade, cfg: GatherConfig) -> None:
         self.facade, self.cfg = facade, cfg
-        self.ts: list[float] = []
-        self.pts: list[tuple[float, float]] = []
+        self._t0 = 0.0
         self._coef_x = self._coef_h = np.zeros(3)
 
-    def add(self, t: float, xy: tuple[float, float]) -> None:
-        self.ts.append(t)
-        self.pts.append(xy)
-
-    def refit(self) -> None:
-        ts = np.asarray(self.ts) - self.ts[0]
-        m = self.facade.image_to_facade(np.asarray(self.pts, np.float64))
+    def refit(self, track: Track) -> None:
+        self._t0 = track.ts[0]
+        ts = np.asarray(track.ts) - self._t0
+        m = self.facade.image_to_facade(np.column_stack([track.xs, track.ys]).astype(np.float64))
         x, h = m[:, 0], m[:, 1]
         basis1 = np.column_stack([np.ones_like(ts), ts])
         self._coef_x = np.append(np.linalg.lstsq(basis1, x, rcond=None)[0], 0.0)
@@ -132,7 +129,7 @@ class _Path:
         self._coef_h = np.array([coef[0], coef[1], 0.5 * a])
 
     def predict(self, t: float) -> np.ndarray:
-        tau = t - self.ts[0]
+        tau = t - self._t0
         x = self._coef_x[0] + self._coef_x[1] * tau
         h = self._coef_h[0] + self._coef_h[1] * tau + self._coef_h[2] * tau * tau
         return self.facade.facade_to_image(np.array([[x, h]]))[0]
@@ -147,11 +144,9 @@ class Hypothesis:
 
     def __init__(self, seed: Track, facade: Facade, cfg: GatherConfig) -> None:
         self.cfg, self.seed_end, self._bottom = cfg, seed.ts[-1], facade.image_size[1] + 5
-        self.path = _Path(facade, cfg)
-        for t, x, y in zip(seed.ts, seed.xs, seed.ys):
-            self.path.add(t, (x, y))
-        self.path.refit()
         self.track = Track(seed.id, list(seed.ts), list(seed.xs), list(seed.ys), list(seed.areas))
+        self.path = _Path(facade, cfg)
+        self.path.refit(self.track)
         self._last_t, self._last_xy = seed.ts[-1], np.array([seed.xs[-1], seed.ys[-1]])
         self.blob_hits = 0  # points gathered from blobs (over the threshold), not from the search under it
 
@@ -164,7 +159,7 @@ class Hypothesis:
         pred = self.path.predict(t)
         return None if pred[1] > self._bottom else pred
 
-    def window(self, t: float, pred: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    def window(self, pred: np.ndarray, pts: np.ndarray) -> np.ndarray:
         """Scaled distance of each point from the prediction: 1 at the edge of the long narrow window."""
         cfg = self.cfg
         motion = float(np.hypot(*(pred - self._last_xy)))
@@ -182,15 +177,14 @@ class Hypothesis:
         one was."""
         if len(pts) == 0:
             return False
-        d = self.window(t, pred, pts)
+        d = self.window(pred, pts)
         i = int(np.argmin(d))
         if d[i] > share:
             return False
         x, y = float(pts[i, 0]), float(pts[i, 1])
         self.track.add(t, x, y, 0.0)
         self.blob_hits += share >= 1.0
-        self.path.add(t, (x, y))
-        self.path.refit()
+        self.path.refit(self.track)
         self._last_t, self._last_xy = t, np.array([x, y])
         return True
 

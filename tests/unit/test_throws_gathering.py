@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from pipeline.vision.throws.core import ThrowConfig, ThrowCore
-from pipeline.vision.throws.gathering import GatherConfig, gather
+from pipeline.vision.throws.gathering import GatherConfig, gather, is_seed
 from pipeline.vision.throws.tracking import Track
 from tests.unit.test_throws_helpers import FACADE, FPS, Mover, drop, frames, run
 
@@ -56,3 +56,18 @@ def test_gather_takes_the_blobs_on_the_path_not_the_ones_beside_it():
     expected = path[[k for k in range(12, len(ts)) if k % 3 == 0]]
     assert len(added) == len(expected)
     assert np.abs(added - expected).max() < 1e-6
+
+
+def _piece(y_of_t, n: int = 15) -> Track:
+    ts = np.arange(n) / FPS
+    return Track(1, list(ts), list(300.0 + 5.0 * ts), list(y_of_t(ts)), [4.0] * n)
+
+
+def test_top_of_an_upward_throw_seeds_a_gathering_but_a_climb_does_not():
+    cfg = GatherConfig()
+    # thrown up, over the top and falling again: it ends about where it began, yet it is a fall's start
+    assert is_seed(_piece(lambda t: 100.0 - 20.0 * t + 40.0 * t * t), cfg)
+    # still rising at its end (a bird climbing and slowing), rising steadily, or still: no fall begins
+    assert not is_seed(_piece(lambda t: 100.0 - 40.0 * t + 30.0 * t * t), cfg)
+    assert not is_seed(_piece(lambda t: 100.0 - 30.0 * t), cfg)
+    assert not is_seed(_piece(lambda t: 100.0 + 0.0 * t), cfg)

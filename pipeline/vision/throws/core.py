@@ -309,7 +309,8 @@ class ThrowCore:
         """The event for a gathered fall, or None (too short, too few blobs, no fall, too loose a fit, or one
         already reported)."""
         track = hyp.track
-        if len(track) < self.cfg.gather.min_points or hyp.blob_hits < self.cfg.gather.min_blob_hits:
+        g = self.cfg.gather
+        if len(track) < g.min_points or (hyp.blob_hits < g.min_blob_hits and hyp.seed_points < g.strong_seed_points):
             return None
         verdict = self._assess(track)
         if not self._passes(verdict) or verdict.rmse_px > self.cfg.gather.max_rmse_px:

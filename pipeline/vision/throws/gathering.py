@@ -35,7 +35,8 @@ class GatherConfig:
     when the seed is made); reported falls are remembered this much longer than `duplicate_window_s`."""
     seed_min_points: int = 4
     seed_min_travel_px: float = 3.0
-    """A seed is a piece that is no fall, has this many points, moved down this much ..."""
+    """A seed is a piece that is no fall, has this many points, moved down this much (or, over the top of an
+    upward throw, this much from its highest point, and is moving down at its end) ..."""
     seed_max_rmse_px: float = 1.5
     """... and fits a quadratic in time this well (a smooth start, not jitter in one place)."""
     reach_s: float = 2.0
@@ -60,6 +61,10 @@ class GatherConfig:
     """A gathered fall needs this many points from blobs besides its seed: the search under the threshold finds
     what the path predicts too readily - along a vertical edge during an exposure change it found a 'fall' of 15
     faint points behind a 4-point seed that had not moved down (dev seed 42)."""
+    strong_seed_points: int = 8
+    """... unless its seed alone had this many points: a seed of 8 smooth points fixes the path well enough that
+    points under the threshold along it are the object (dev seeds 0-599: 2 more throws, no more false events;
+    seed 42's false fall had a seed of 4)."""
     min_points: int = 12
     """A gathered path shorter than this is not judged."""
     overlap_px: float = 12.0
@@ -99,10 +104,15 @@ def quadratic_rmse(track: Track) -> float:
 
 
 def is_seed(track: Track, cfg: GatherConfig) -> bool:
-    """A short smooth piece moving down: the start of a fall the tracker lost."""
-    if len(track) < cfg.seed_min_points or track.ys[-1] - track.ys[0] < cfg.seed_min_travel_px:
+    """A short smooth piece moving down, or over the top of an upward throw: the start of a fall the tracker
+    lost."""
+    if len(track) < cfg.seed_min_points or quadratic_rmse(track) > cfg.seed_max_rmse_px:
         return False
-    return quadratic_rmse(track) <= cfg.seed_max_rmse_px
+    if track.ys[-1] - track.ys[0] >= cfg.seed_min_travel_px:
+        return True
+    ts = np.asarray(track.ts) - track.ts[0]
+    c2, c1, _ = np.polyfit(ts, np.asarray(track.ys), 2)
+    return bool(c2 > 0 and (track.ys[-1] - min(track.ys)) >= cfg.seed_min_travel_px and 2 * c2 * ts[-1] + c1 > 0)
 
 
 class _Path:
@@ -149,6 +159,7 @@ class Hypothesis:
         self.path.refit(self.track)
         self._last_t, self._last_xy = seed.ts[-1], np.array([seed.xs[-1], seed.ys[-1]])
         self.blob_hits = 0  # points gathered from blobs (over the threshold), not from the search under it
+        self.seed_points = len(seed)
 
     def predict(self, t: float) -> np.ndarray | None:
         """The object's predicted position at t (full-res px), or None when the gathering is over: the path left

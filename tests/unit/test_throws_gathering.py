@@ -11,6 +11,7 @@ from pipeline.vision.throws.core import ThrowConfig, ThrowCore
 from pipeline.vision.throws.gathering import GatherConfig, gather, is_seed
 from pipeline.vision.throws.tracking import Track
 from tests.unit.test_throws_helpers import FACADE, FPS, Mover, drop, frames, run
+from tests.unit.test_throws_light_objects import sink
 
 
 def _seen_sometimes(mover: Mover, whole_until: float, every: int) -> Mover:
@@ -71,3 +72,21 @@ def test_top_of_an_upward_throw_seeds_a_gathering_but_a_climb_does_not():
     assert not is_seed(_piece(lambda t: 100.0 - 40.0 * t + 30.0 * t * t), cfg)
     assert not is_seed(_piece(lambda t: 100.0 - 30.0 * t), cfg)
     assert not is_seed(_piece(lambda t: 100.0 + 0.0 * t), cfg)
+
+
+def _light_object_first_seen_late():
+    # a bag from floor 5, column 2 (6 m/s terminal speed), seen on one frame in four for its first 1.2 s (the
+    # second in which it still speeds up), then whole while it sinks steadily to the ground
+    bag = sink(6.0, 13.5, 0.8, terminal_mps=6.0)
+    scattered = _seen_sometimes(bag, whole_until=0.0, every=4)
+    return frames(int(5.0 * FPS), lambda t: scattered(t) if t < 2.0 else bag(t), radius_m=0.3)
+
+
+def test_steady_sink_is_followed_back_to_the_window_it_fell_from():
+    events = run(ThrowCore(FACADE, FPS), _light_object_first_seen_late())
+    assert [(e.origin_floor, e.origin_column) for _, e in events] == [(5, 2)]
+    # the alert's trajectory starts with the scattered sightings of the first second, not at the steady part
+    assert events[0][1].t_start < 1.3
+    # without gathering the steady part alone is no fall
+    off = ThrowConfig(gather=replace(GatherConfig(), enabled=False))
+    assert run(ThrowCore(FACADE, FPS, off), _light_object_first_seen_late()) == []

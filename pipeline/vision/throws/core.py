@@ -17,7 +17,8 @@ import numpy as np
 
 from pipeline.vision.throws.calibration import Facade
 from pipeline.vision.throws.foreground import Foreground, ForegroundConfig
-from pipeline.vision.throws.gathering import BlobHistory, GatherConfig, Hypothesis, is_seed, quadratic_rmse
+from pipeline.vision.throws.gathering import (BlobHistory, GatherConfig, Hypothesis, gather_back, is_seed,
+                                              quadratic_rmse)
 from pipeline.vision.throws.tracking import FaintSearch, Track, Tracker, TrackerConfig
 from pipeline.vision.throws.trajectory import Fit, TrajectoryConfig, Verdict, assess
 
@@ -312,6 +313,10 @@ class ThrowCore:
         g = self.cfg.gather
         if len(track) < g.min_points or (hyp.blob_hits < g.min_blob_hits and hyp.seed_points < g.strong_seed_points):
             return None
+        return self._report_gathered(track) or self._from_before(track)
+
+    def _report_gathered(self, track: Track) -> ThrowEvent | None:
+        """The event for a gathered track that is a fall fitting to `max_rmse_px` and not one already reported."""
         verdict = self._assess(track)
         if not self._passes(verdict) or verdict.rmse_px > self.cfg.gather.max_rmse_px:
             return None
@@ -404,6 +409,11 @@ class ThrowCore:
                     self.rejected.append((track.id, verdict))
                 # kept without a last point that went astray: it would spoil the joint and `_candidates`
                 piece = trim_tail(track, cfg.salvage_tol_px)
+                if cfg.gather.enabled:
+                    event = self._from_before(piece)
+                    if event is not None:
+                        events.append(event)
+                        continue
                 self._pieces.append(piece)
                 seed = self._seed_of(piece) if cfg.gather.enabled else None
                 if seed is not None:
@@ -415,6 +425,23 @@ class ThrowCore:
             self._reported.append(_Reported(verdict.fit, float(ts[-1]), track))
             events.append(self._event(ts, pts, verdict))
         return events
+
+    def _from_before(self, piece: Track) -> ThrowEvent | None:
+        """The fall `piece` is the later part of, followed back through the recent frames to its release (see
+        `gathering.gather_back`), when that is a fall; else None."""
+        g = self.cfg.gather
+        n = min(len(piece), g.seed_window)
+        start = Track(piece.id, piece.ts[:n], piece.xs[:n], piece.ys[:n], piece.areas[:n])
+        if (n < g.back_min_points or start.ys[-1] - start.ys[0] < g.back_min_travel_px
+                or quadratic_rmse(start) > g.back_max_rmse_px):
+            return None
+        back, hits = gather_back(start, self._history.before(piece.ts[0]), self.facade, g)
+        if hits < g.min_blob_hits:
+            return None
+        k = len(back) - n
+        whole = Track(piece.id, back.ts[:k] + piece.ts, back.xs[:k] + piece.xs, back.ys[:k] + piece.ys,
+                      back.areas[:k] + piece.areas)
+        return self._report_gathered(whole) or (self._report_gathered(back) if n < len(piece) else None)
 
     def _catch_up(self, seed: Track, now: float) -> Hypothesis:
         """A gathering started from `seed`, fed the blobs of the frames between the seed's end and `now` (the

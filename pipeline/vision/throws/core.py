@@ -432,8 +432,13 @@ class ThrowCore:
         g = self.cfg.gather
         n = min(len(piece), g.seed_window)
         start = Track(piece.id, piece.ts[:n], piece.xs[:n], piece.ys[:n], piece.areas[:n])
-        if (n < g.back_min_points or start.ys[-1] - start.ys[0] < g.back_min_travel_px
-                or quadratic_rmse(start) > g.back_max_rmse_px):
+        if n >= g.back_min_points and quadratic_rmse(start) > g.back_max_rmse_px:
+            # it left the object's curve early on: its smooth start, alone
+            start = smooth_prefix(start, g.back_min_points, self.cfg.salvage_tol_px)
+            if start is None or quadratic_rmse(start) > g.back_max_rmse_px:
+                return None
+            piece, n = start, len(start)
+        if n < g.back_min_points or start.ys[-1] - start.ys[0] < g.back_min_travel_px:
             return None
         back, hits = gather_back(start, self._history.before(piece.ts[0]), self.facade, g)
         if hits < g.min_blob_hits:

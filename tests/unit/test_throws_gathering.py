@@ -90,3 +90,22 @@ def test_steady_sink_is_followed_back_to_the_window_it_fell_from():
     # without gathering the steady part alone is no fall
     off = ThrowConfig(gather=replace(GatherConfig(), enabled=False))
     assert run(ThrowCore(FACADE, FPS, off), _light_object_first_seen_late()) == []
+
+
+def test_a_piece_that_went_astray_is_followed_back_from_its_smooth_start():
+    """A track that held the bag for 0.6 s of its steady sink and then took something else (in rain: a streak
+    remnant) is followed back from its smooth start alone; the points after it went astray are not in the
+    alert."""
+    bag = sink(6.0, 13.5, 0.8, terminal_mps=6.0)
+    scattered = _seen_sometimes(bag, whole_until=0.0, every=4)
+    core = ThrowCore(FACADE, FPS)
+    # the frames before the piece: the bag on one frame in four while it speeds up
+    run(core, ((t, f) for t, f in frames(int(2.0 * FPS), scattered, radius_m=0.3)))
+    ts = list(2.0 + np.arange(15) / FPS)  # 2.0 - 2.56 s
+    path = FACADE.facade_to_image(np.array([bag(t) for t in ts]))
+    astray = [(2.6 + k / FPS, path[-1, 0] + 25.0 * (k + 1), path[-1, 1] - 8.0 * (k + 1)) for k in range(3)]
+    piece = Track(7, ts + [a[0] for a in astray], list(path[:, 0]) + [a[1] for a in astray],
+                  list(path[:, 1]) + [a[2] for a in astray], [4.0] * (len(ts) + 3))
+    event = core._from_before(piece)
+    assert event is not None and (event.origin_floor, event.origin_column) == (5, 2)
+    assert event.t_start < 1.3 and event.t_end < 2.58

@@ -208,7 +208,7 @@ def trim_tail(track: Track, tol_px: float, max_drop: int = 2, window: int = 12) 
         cut -= 1
     if cut == n:
         return track
-    return Track(track.id, track.ts[:cut], track.xs[:cut], track.ys[:cut], track.areas[:cut])
+    return track.first(cut)
 
 
 def _head(track: Track, span_s: float, min_points: int) -> Track | None:
@@ -217,16 +217,13 @@ def _head(track: Track, span_s: float, min_points: int) -> Track | None:
     n = int(np.searchsorted(np.asarray(track.ts), track.ts[0] + span_s, side="right"))
     if n >= len(track) or n < min_points:
         return None
-    return Track(track.id, track.ts[:n], track.xs[:n], track.ys[:n], track.areas[:n])
+    return track.first(n)
 
 
 def _smooth_suffix(track: Track, min_points: int, tol_px: float) -> Track | None:
     """`smooth_prefix` of the track run backwards: its end, back to where it joined the object."""
-    back = Track(track.id, [-t for t in reversed(track.ts)], track.xs[::-1], track.ys[::-1], track.areas[::-1])
-    part = smooth_prefix(back, min_points, tol_px)
-    if part is None:
-        return None
-    return Track(track.id, [-t for t in reversed(part.ts)], part.xs[::-1], part.ys[::-1], part.areas[::-1])
+    part = smooth_prefix(track.reversed_in_time(), min_points, tol_px)
+    return None if part is None else part.reversed_in_time()
 
 
 def _moving_down(track: Track, min_pxps: float) -> bool:
@@ -431,7 +428,7 @@ class ThrowCore:
         `gathering.gather_back`), when that is a fall; else None."""
         g = self.cfg.gather
         n = min(len(piece), g.seed_window)
-        start = Track(piece.id, piece.ts[:n], piece.xs[:n], piece.ys[:n], piece.areas[:n])
+        start = piece.first(n)
         if n >= g.back_min_points and quadratic_rmse(start) > g.back_max_rmse_px:
             # it left the object's curve early on: its smooth start, alone
             start = smooth_prefix(start, g.back_min_points, self.cfg.salvage_tol_px)
@@ -444,21 +441,13 @@ class ThrowCore:
         if hits < g.min_blob_hits:
             return None
         k = len(back) - n
-        whole = Track(piece.id, back.ts[:k] + piece.ts, back.xs[:k] + piece.xs, back.ys[:k] + piece.ys,
-                      back.areas[:k] + piece.areas)
-        return self._report_gathered(whole) or (self._report_gathered(back) if n < len(piece) else None)
+        return self._report_gathered(_joined(back.first(k), piece)) or (self._report_gathered(back) if n < len(piece) else None)
 
     def _catch_up(self, seed: Track, now: float) -> Hypothesis:
         """A gathering started from `seed`, fed the blobs of the frames between the seed's end and `now` (the
         frames the tracker waited through before it ended the track)."""
         hyp = Hypothesis(seed, self.facade, self.cfg.gather)
-        for t, centres in self._history.after(seed.ts[-1]):
-            if t >= now:
-                break
-            pred = hyp.predict(t)
-            if pred is None:
-                break
-            hyp.take(t, pred, centres)
+        hyp.follow([(t, c) for t, c in self._history.after(seed.ts[-1]) if t < now])
         return hyp
 
     def _seed_of(self, piece: Track) -> Track | None:
@@ -469,7 +458,7 @@ class ThrowCore:
             return None
         if len(piece) > g.seed_window:
             n = g.seed_window
-            piece = Track(piece.id, piece.ts[:n], piece.xs[:n], piece.ys[:n], piece.areas[:n])
+            piece = piece.first(n)
         for part in (piece, smooth_prefix(piece, g.seed_min_points, self.cfg.salvage_tol_px)):
             if part is not None and is_seed(part, g):
                 return part

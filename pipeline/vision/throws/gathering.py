@@ -204,6 +204,15 @@ class Hypothesis:
         motion = float(np.hypot(*(pred - self._last_xy)))
         return self.cfg.faint_share * (self.cfg.tol_px + max(self.cfg.tol_down, self.cfg.tol_side) * motion)
 
+    def follow(self, frames: list[tuple[float, np.ndarray]]) -> None:
+        """Take the blob on the path from each of `frames` (time order; blob centres) until the gathering is over:
+        for frames already gone by, where there is no search under the threshold."""
+        for t, centres in frames:
+            pred = self.predict(t)
+            if pred is None:
+                return
+            self.take(t, pred, centres)
+
     def take(self, t: float, pred: np.ndarray, pts: np.ndarray, share: float = 1.0) -> bool:
         """Add the point of `pts` nearest the prediction if it is inside the window (scaled by `share`); whether
         one was."""
@@ -225,17 +234,8 @@ def gather(seed: Track, frames: list[tuple[float, np.ndarray]], facade: Facade, 
     """The seed followed by the blobs nearest its predicted path in `frames` (time order, after the seed), one per
     frame, until the gathering is over (see `Hypothesis.predict`)."""
     hyp = Hypothesis(seed, facade, cfg)
-    for t, centres in frames:
-        pred = hyp.predict(t)
-        if pred is None:
-            break
-        hyp.take(t, pred, centres)
+    hyp.follow(frames)
     return hyp.track
-
-
-def _reversed(track: Track) -> Track:
-    """The track with time negated and its points in reverse order."""
-    return Track(track.id, [-t for t in reversed(track.ts)], track.xs[::-1], track.ys[::-1], track.areas[::-1])
 
 
 def gather_back(piece: Track, frames: list[tuple[float, np.ndarray]], facade: Facade,
@@ -248,10 +248,6 @@ def gather_back(piece: Track, frames: list[tuple[float, np.ndarray]], facade: Fa
     gliding bird or a leaf (dev seed 584: 68 points 1 s after the release, fitted at 1.3 m/s^2). The blobs of
     that first second are in the recent frames, scattered; gravity's path run backwards from the piece's start
     says where. The same `Hypothesis`, in negated time (a fall's path is the same parabola run backwards)."""
-    hyp = Hypothesis(_reversed(piece), facade, cfg, backward=True)
-    for t, centres in reversed(frames):
-        pred = hyp.predict(-t)
-        if pred is None:
-            break
-        hyp.take(-t, pred, centres)
-    return _reversed(hyp.track), hyp.blob_hits
+    hyp = Hypothesis(piece.reversed_in_time(), facade, cfg, backward=True)
+    hyp.follow([(-t, centres) for t, centres in reversed(frames)])
+    return hyp.track.reversed_in_time(), hyp.blob_hits

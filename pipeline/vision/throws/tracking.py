@@ -49,6 +49,14 @@ class Track:
     areas: list[float] = field(default_factory=list)
     misses: int = 0
 
+    def first(self, n: int) -> Track:
+        """A new track of this one's first n points."""
+        return Track(self.id, self.ts[:n], self.xs[:n], self.ys[:n], self.areas[:n])
+
+    def reversed_in_time(self) -> Track:
+        """A new track with time negated and the points in reverse order: its end first, run backwards."""
+        return Track(self.id, [-t for t in reversed(self.ts)], self.xs[::-1], self.ys[::-1], self.areas[::-1])
+
     def add(self, t: float, x: float, y: float, area: float) -> None:
         self.ts.append(t)
         self.xs.append(x)

@@ -69,6 +69,9 @@ class ThrowConfig:
     this much (full-res px) since its last sighting: there the search finds streak remnants often enough to keep
     a still track alive for seconds, and a still track takes the blobs of the fall that passes it (dev seeds
     111, 139: without this rule 3 throws were lost that the rain search without it had found)."""
+    start_with_trail: bool = True
+    """On rain frames a track started from a one-pixel speck starts with the speck's two earlier sightings (see
+    `Foreground.speck_trail`)."""
     min_confidence: float = 0.2
     """Falls scoring lower are dropped: a barely-passing short track is more often an artefact than a throw."""
     duplicate_m: float = 1.2
@@ -276,7 +279,8 @@ class ThrowCore:
         if self.cfg.gather.enabled:
             self._history.add(t, blobs.centres)
         faint, min_fall = self._faint_search(blobs.status)
-        ended = self.tracker.update(t, blobs.centres, blobs.areas, faint, min_fall)
+        trail = self.foreground.speck_trail if self.cfg.start_with_trail and self.foreground.rain else None
+        ended = self.tracker.update(t, blobs.centres, blobs.areas, faint, min_fall, trail)
         events = self._judge(ended, t) if ended else []
         if self._gathering:
             events += self._gather(t, blobs.centres, faint)

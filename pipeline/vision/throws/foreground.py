@@ -79,10 +79,15 @@ class ForegroundConfig:
     speck_reach: int = 4
     """A speck persists when the previous rain frame had one at most this many working px above it (1 aside)."""
     speck_frames: int = 3
-    """Rain frames in a row a speck must persist to be kept. Two let through enough chance coincidences of
+    """Rain frames in a row a speck must persist to be kept (see `speck_trail` for the earlier sightings). Two let through enough chance coincidences of
     streak remnants in heavy rain to double the cost of a rainy frame (tracks to judge); three cut them to a
     few (and found two more of the 109 dev throws than two did: fewer remnants to pull tracks off); an object
     near its release stays a few frames in place anyway."""
+    trail_min_descent: int = 1
+    """A speck's chain is its trail (see `speck_trail`) only when it came down at least this much (working px):
+    a speck that stays in one place over rain frames (a drip, a glint) would start a track of three still points,
+    which lives on through misses as a one-point track does not, and strings later noise into a 'fall' (dev
+    distractor video: 3 false alarms in 0.5 h when still chains were trails too, from 0)."""
     busy_fraction: float = 0.01
     """Share of ROI pixels in the mask above which the frame is checked for shake / sudden light change."""
     global_fraction: float = 0.04
@@ -163,6 +168,9 @@ class Foreground:
         self._runs = np.empty((sh, sw), np.uint8)
         self._levels = [np.empty((sh, sw), np.uint8) for _ in self._prev_specks]  # this frame's chains
         self._specks_fresh = False
+        # the last rain frames' specks (level 0), newest first, for `speck_trail`; how many are valid
+        self._thin_past = [np.zeros((sh, sw), np.uint8) for _ in range(max(1, self.cfg.speck_frames))]
+        self._thin_valid = 0
         self._below = np.ones((self.cfg.speck_reach + 1, 3), np.uint8)
         self.rain = False
         self.roi = roi_mask(facade, image_size, self.factor, self.cfg)
@@ -219,6 +227,7 @@ class Foreground:
             for spread in self._prev_specks:
                 spread[:] = 0
             self._specks_fresh = False
+            self._thin_valid = 0
         return count
 
     def _drop_streaks(self) -> int:
@@ -244,6 +253,10 @@ class Foreground:
             cv2.dilate(level, self._below, dst=spread, anchor=(1, self.cfg.speck_reach))
         self._specks_fresh = True
         cv2.bitwise_or(self._opened, levels[-1], dst=self.mask)
+        # keep this frame's specks for the next frames' `speck_trail` (oldest buffer reused)
+        self._thin_past.insert(0, self._thin_past.pop())
+        np.copyto(self._thin_past[0], thin)
+        self._thin_valid = min(self._thin_valid + 1, len(self._thin_past))
         return cv2.countNonZero(self.mask)
 
     def _refresh_quiet(self) -> None:
@@ -371,6 +384,44 @@ class Foreground:
         if self._build_mask() > self.cfg.global_fraction * self._roi_px:
             return "rebaseline", shift
         return status, shift
+
+    def speck_trail(self, points: np.ndarray) -> np.ndarray:
+        """For blobs of this rain frame (full-res px, (N,2)): where each was on the previous `speck_frames` - 1
+        frames, as the chain of specks that let it into the mask (see `_drop_streaks`) - (N, K, 2) full-res px,
+        newest first, NaN where there is no chain (a blob two or more pixels wide, or not a rain frame).
+
+        Why: a one-pixel-wide object in rain enters the mask only on the third frame of a run of sightings, and in
+        rain a small object is seen in runs of 2-6 frames between the wall bands it vanishes against; a track
+        started from the third sighting alone had lost two of every run's points, and its start was too short to
+        seed a gathering (dev seeds 117, 315: runs of 4-6 gave tracks of 2). The two earlier sightings are the
+        specks the chain test found above the blob, so the track can start with them."""
+        n, k = len(points), len(self._thin_past) - 1
+        out = np.full((n, k, 2), np.nan)
+        if n == 0 or k == 0 or not self.rain or self._thin_valid < k + 1:
+            return out
+        reach, (sw, sh) = self.cfg.speck_reach, self.size
+        chained = self._levels[-1]
+        for i, (x, y) in enumerate(np.rint(self._to_work(points)).astype(np.int64)):
+            if not (0 <= x < sw and 0 <= y < sh):
+                continue
+            ys, xs = np.nonzero(chained[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2])
+            if len(ys) == 0:
+                continue  # not a chained speck: a blob two or more pixels wide
+            best = int(np.argmin((ys + max(y - 1, 0) - y) ** 2 + (xs + max(x - 1, 0) - x) ** 2))
+            y, x = int(ys[best] + max(y - 1, 0)), int(xs[best] + max(x - 1, 0))
+            start, trail = y, []
+            for past in self._thin_past[1:]:
+                # the chain's previous speck: at most `speck_reach` above, one column aside (nearest first)
+                y0, x0 = max(y - reach, 0), max(x - 1, 0)
+                ys, xs = np.nonzero(past[y0:y + 1, x0:x + 2])
+                if len(ys) == 0:
+                    break
+                best = int(np.argmin((ys + y0 - y) ** 2 + (xs + x0 - x) ** 2))
+                y, x = int(ys[best] + y0), int(xs[best] + x0)
+                trail.append((x, y))
+            if trail and start - trail[-1][1] >= self.cfg.trail_min_descent:
+                out[i, :len(trail)] = self._to_full(np.array(trail, np.float64))
+        return out
 
     def faint_near(self, points: np.ndarray, radii: np.ndarray,
                    in_rain: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ centred on the constant-acceleration prediction and grows with speed.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -13,6 +14,9 @@ import numpy as np
 
 FaintSearch = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 """(predicted positions (N,2), radii (N,)) -> (found (N,), centres (N,2), areas (N,)): see Foreground.faint_near."""
+Trail = Callable[[np.ndarray], np.ndarray]
+"""blob centres (N,2) -> (N, K, 2) their positions on the previous K frames, newest first, NaN where unknown: see
+Foreground.speck_trail."""
 
 
 @dataclass(frozen=True)
@@ -97,18 +101,26 @@ class Tracker:
         self.fps = fps
         self.tracks: list[Track] = []
         self._next_id = 1
+        self._past_t: deque[float] = deque(maxlen=8)  # times of the previous frames, newest last
 
     def update(self, t: float, centres: np.ndarray, areas: np.ndarray,
-               faint: FaintSearch | None = None, faint_min_fall_px: float | None = None) -> list[Track]:
+               faint: FaintSearch | None = None, faint_min_fall_px: float | None = None,
+               trail: Trail | None = None) -> list[Track]:
         """Assign this frame's blobs; tracks no blob continued are looked for with `faint` (when given) around
         their prediction, so a faint object's track survives the frames it is under the threshold; with
-        `faint_min_fall_px`, only tracks predicted to move down at least that much (px) since their last point."""
+        `faint_min_fall_px`, only tracks predicted to move down at least that much (px) since their last point.
+        A new track starts with its blob's `trail` (when given): where the blob was on the frames before."""
         free = self._assign(t, centres, areas, faint, faint_min_fall_px)
-        for i in self._new_track_blobs(free, areas):
+        new = self._new_track_blobs(free, areas)
+        before = trail(centres[new]) if trail is not None and len(new) else None
+        for j, i in enumerate(new):
             track = Track(self._next_id)
             self._next_id += 1
+            if before is not None:
+                self._start_with(track, before[j])
             track.add(t, float(centres[i, 0]), float(centres[i, 1]), float(areas[i]))
             self.tracks.append(track)
+        self._past_t.append(t)
         ended = [tr for tr in self.tracks if self._over(tr)]
         if ended:
             self.tracks = [tr for tr in self.tracks if not self._over(tr)]
@@ -116,6 +128,14 @@ class Tracker:
             self.tracks.sort(key=len, reverse=True)
             del self.tracks[self.cfg.max_tracks:]
         return ended
+
+    def _start_with(self, track: Track, before: np.ndarray) -> None:
+        """Add a blob's earlier positions ((K, 2), newest first, NaN from where they are unknown) at the previous
+        frames' times."""
+        known = int(np.argmin(np.isfinite(before[:, 0]))) if not np.isfinite(before[:, 0]).all() else len(before)
+        known = min(known, len(self._past_t))
+        for k in range(known - 1, -1, -1):
+            track.add(self._past_t[-1 - k], float(before[k, 0]), float(before[k, 1]), 0.0)
 
     def _new_track_blobs(self, free: np.ndarray, areas: np.ndarray) -> np.ndarray:
         """Indices of the free blobs that start tracks: all, or the `max_new_tracks` largest, in blob order."""

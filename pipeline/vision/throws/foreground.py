@@ -79,10 +79,10 @@ class ForegroundConfig:
     speck_reach: int = 4
     """A speck persists when the previous rain frame had one at most this many working px above it (1 aside)."""
     speck_frames: int = 3
-    """Rain frames in a row a speck must persist to be kept (see `speck_trail` for the earlier sightings). Two let through enough chance coincidences of
-    streak remnants in heavy rain to double the cost of a rainy frame (tracks to judge); three cut them to a
-    few (and found two more of the 109 dev throws than two did: fewer remnants to pull tracks off); an object
-    near its release stays a few frames in place anyway."""
+    """Rain frames in a row a speck must persist to be kept (`speck_trail` gives the earlier sightings). Two let
+    through enough chance coincidences of streak remnants in heavy rain to double the cost of a rainy frame
+    (tracks to judge); three cut them to a few (and found two more of the 109 dev throws than two did: fewer
+    remnants to pull tracks off); an object near its release stays a few frames in place anyway."""
     trail_min_descent: int = 1
     """A speck's chain is its trail (see `speck_trail`) only when it came down at least this much (working px):
     a speck that stays in one place over rain frames (a drip, a glint) would start a track of three still points,
@@ -253,7 +253,7 @@ class Foreground:
             cv2.dilate(level, self._below, dst=spread, anchor=(1, self.cfg.speck_reach))
         self._specks_fresh = True
         cv2.bitwise_or(self._opened, levels[-1], dst=self.mask)
-        # keep this frame's specks for the next frames' `speck_trail` (oldest buffer reused)
+        # keep this frame's specks for `speck_trail` (oldest buffer reused; a copy of ~0.2 MB a rain frame)
         self._thin_past.insert(0, self._thin_past.pop())
         np.copyto(self._thin_past[0], thin)
         self._thin_valid = min(self._thin_valid + 1, len(self._thin_past))

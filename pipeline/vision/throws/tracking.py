@@ -132,8 +132,8 @@ class Tracker:
     def _start_with(self, track: Track, before: np.ndarray) -> None:
         """Add a blob's earlier positions ((K, 2), newest first, NaN from where they are unknown) at the previous
         frames' times."""
-        known = int(np.argmin(np.isfinite(before[:, 0]))) if not np.isfinite(before[:, 0]).all() else len(before)
-        known = min(known, len(self._past_t))
+        finite = np.isfinite(before[:, 0])
+        known = min(len(before) if finite.all() else int(np.argmin(finite)), len(self._past_t))
         for k in range(known - 1, -1, -1):
             track.add(self._past_t[-1 - k], float(before[k, 0]), float(before[k, 1]), 0.0)
 

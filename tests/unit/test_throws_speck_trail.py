@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.vision.throws.core import ThrowCore
+from pipeline.vision.throws.core import ThrowConfig, ThrowCore
 from pipeline.vision.throws.tracking import Tracker
 from tests.unit.test_throws_helpers import FACADE, frames
 from tests.unit.test_throws_rain_gaps import rain
@@ -27,7 +27,7 @@ def with_speck(rows: dict[int, int], level: int = 90):
 
 def feed(rows: dict[int, int], n: int) -> ThrowCore:
     """A core fed n frames of rain with the speck; its state after the last frame."""
-    core = ThrowCore(FACADE, 25.0)
+    core = ThrowCore(FACADE, 25.0, ThrowConfig(start_with_trail=True))
     for t, frame in frames(n, noise=1.5, edit=with_speck(rows)):
         core.process(frame, t)
     return core

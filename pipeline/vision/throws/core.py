@@ -258,7 +258,7 @@ class ThrowCore:
         self.evidence = evidence
         if evidence is not None:
             evidence.start(facade.camera, self.fps)
-        self.foreground = Foreground(facade, facade.image_size, self.cfg.foreground)
+        self.foreground = Foreground(facade, facade.image_size, self.cfg.foreground, self.cfg.start_with_trail)
         self._faint_in_rain = partial(self.foreground.faint_near, in_rain=True)
         self.tracker = Tracker(facade.image_size[1], self.fps, self.cfg.tracker)
         self._reported: list[_Reported] = []
@@ -448,7 +448,8 @@ class ThrowCore:
         if hits < g.min_blob_hits:
             return None
         k = len(back) - n
-        return self._report_gathered(_joined(back.first(k), piece)) or (self._report_gathered(back) if n < len(piece) else None)
+        whole = _joined(back.first(k), piece)
+        return self._report_gathered(whole) or (self._report_gathered(back) if n < len(piece) else None)
 
     def _catch_up(self, seed: Track, now: float) -> Hypothesis:
         """A gathering started from `seed`, fed the blobs of the frames between the seed's end and `now` (the

@@ -145,8 +145,12 @@ EMPTY = np.zeros((0, 2), np.float64)
 class Foreground:
     """Stateful per-camera mask builder; all buffers are allocated once for the frame size."""
 
-    def __init__(self, facade: Facade, image_size: tuple[int, int], config: ForegroundConfig | None = None) -> None:
+    def __init__(self, facade: Facade, image_size: tuple[int, int], config: ForegroundConfig | None = None,
+                 keep_trails: bool = False) -> None:
+        """keep_trails: keep each rain frame's specks for `speck_trail` (a copy of ~0.2 MB a rain frame, paid only
+        by a core that starts tracks with trails)."""
         self.cfg = config or ForegroundConfig()
+        self.keep_trails = keep_trails
         w, h = image_size
         self.factor = max(1, round(w / self.cfg.work_width))
         self.size = (w // self.factor, h // self.factor)
@@ -253,10 +257,10 @@ class Foreground:
             cv2.dilate(level, self._below, dst=spread, anchor=(1, self.cfg.speck_reach))
         self._specks_fresh = True
         cv2.bitwise_or(self._opened, levels[-1], dst=self.mask)
-        # keep this frame's specks for `speck_trail` (oldest buffer reused; a copy of ~0.2 MB a rain frame)
-        self._thin_past.insert(0, self._thin_past.pop())
-        np.copyto(self._thin_past[0], thin)
-        self._thin_valid = min(self._thin_valid + 1, len(self._thin_past))
+        if self.keep_trails:  # this frame's specks, for `speck_trail` (the oldest buffer reused)
+            self._thin_past.insert(0, self._thin_past.pop())
+            np.copyto(self._thin_past[0], thin)
+            self._thin_valid = min(self._thin_valid + 1, len(self._thin_past))
         return cv2.countNonZero(self.mask)
 
     def _refresh_quiet(self) -> None:
@@ -404,11 +408,12 @@ class Foreground:
         for i, (x, y) in enumerate(np.rint(self._to_work(points)).astype(np.int64)):
             if not (0 <= x < sw and 0 <= y < sh):
                 continue
-            ys, xs = np.nonzero(chained[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2])
+            y0, x0 = max(y - 1, 0), max(x - 1, 0)
+            ys, xs = np.nonzero(chained[y0:y + 2, x0:x + 2])
             if len(ys) == 0:
                 continue  # not a chained speck: a blob two or more pixels wide
-            best = int(np.argmin((ys + max(y - 1, 0) - y) ** 2 + (xs + max(x - 1, 0) - x) ** 2))
-            y, x = int(ys[best] + max(y - 1, 0)), int(xs[best] + max(x - 1, 0))
+            best = int(np.argmin((ys + y0 - y) ** 2 + (xs + x0 - x) ** 2))
+            y, x = int(ys[best] + y0), int(xs[best] + x0)
             start, trail = y, []
             for past in self._thin_past[1:]:
                 # the chain's previous speck: at most `speck_reach` above, one column aside (nearest first)

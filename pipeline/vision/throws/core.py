@@ -21,6 +21,7 @@ from pipeline.vision.throws.gathering import (BlobHistory, GatherConfig, Hypothe
                                               quadratic_rmse)
 from pipeline.vision.throws.tracking import FaintSearch, Track, Tracker, TrackerConfig
 from pipeline.vision.throws.trajectory import Fit, TrajectoryConfig, Verdict, assess
+from pipeline.vision.throws.triplets import RecentBlobs, TripletConfig, to_metres, triplets
 
 if TYPE_CHECKING:
     from pipeline.vision.throws.evidence import EvidenceSink
@@ -58,6 +59,8 @@ class ThrowConfig:
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
     gather: GatherConfig = field(default_factory=GatherConfig)
     """Pieces that look like the start of a fall are followed along gravity's path (see `gathering`)."""
+    triplets: TripletConfig = field(default_factory=TripletConfig)
+    """On rain frames, falls are also gathered from three scattered sightings on one path (see `triplets`)."""
     follow_faint: bool = True
     """Follow a track through frames where its object is under the threshold but above a share of it, close to
     the prediction (see `Foreground.faint_near`): a small object at night is in the mask on a few frames of its
@@ -239,6 +242,11 @@ def _moving_down(track: Track, min_pxps: float) -> bool:
     return span > 0 and (track.ys[-1] - track.ys[k]) / span >= min_pxps
 
 
+def _near(point: np.ndarray, others: list, radius: float) -> bool:
+    """Whether any of `others` ((x, y) pairs or arrays) lies within `radius` px of `point`."""
+    return bool(others) and float(np.hypot(*(np.asarray(others, np.float64) - point).T).min()) < radius
+
+
 def _smooth(track: Track, max_rmse_px: float) -> bool:
     """A quadratic in time fits both image coordinates: one body on one ballistic-looking curve."""
     ys = np.asarray(track.ys)
@@ -265,6 +273,7 @@ class ThrowCore:
         self._pieces: list[Track] = []  # ended tracks that were no fall, for `_stitch`
         self._history = BlobHistory(self.fps, self.cfg.gather.history_s)
         self._gathering: list[Hypothesis] = []  # seeds' falls being gathered, see `gathering`
+        self._recent = RecentBlobs(facade, self.cfg.triplets.max_lag)
         self.rejected: list[tuple[int, Verdict]] = []  # (track id, verdict) of judged non-falls, for tuning
         self.keep_rejected = False
         self.frames = 0
@@ -287,7 +296,30 @@ class ThrowCore:
         events = self._judge(ended, t) if ended else []
         if self._gathering:
             events += self._gather(t, blobs.centres, faint)
+        if self.cfg.triplets.enabled and self.cfg.gather.enabled:
+            if self.foreground.rain and len(blobs.centres):
+                self._seed_triplets(t, blobs.centres)
+            self._recent.add(t, blobs.centres)
         return events
+
+    def _seed_triplets(self, t: float, centres: np.ndarray) -> None:
+        """Rain frame: gatherings from three sightings on one fall that ends at a blob of this frame (see
+        `triplets`), except where a gathering or a track of 4+ points is already at that blob."""
+        cfg = self.cfg.triplets
+        seeds = triplets(t, centres, to_metres(self.facade, centres), self._recent, self.facade, cfg)
+        if not seeds:
+            return
+        followed = [p for p in (h.predict(t) for h in self._gathering) if p is not None]
+        held = [(tr.xs[-1], tr.ys[-1]) for tr in self.tracker.tracks if len(tr) >= 4 and tr.ts[-1] == t]
+        started: list[tuple[float, float]] = []
+        for _, seed in seeds:
+            end = np.array([seed.xs[-1], seed.ys[-1]])
+            if (_near(end, followed, 6.0) or _near(end, held, 2.0) or _near(end, started, 2.0)):
+                continue
+            self._gathering.append(Hypothesis(seed, self.facade, self.cfg.gather, min_blob_hits=cfg.min_blob_hits))
+            started.append((seed.xs[-1], seed.ys[-1]))
+            if len(started) >= cfg.max_new:
+                return
 
     def _gather(self, t: float, centres: np.ndarray, faint: FaintSearch | None) -> list[ThrowEvent]:
         """One frame for every fall being gathered: the blob in its window, else (where the frame allows a search
@@ -315,7 +347,8 @@ class ThrowCore:
         already reported)."""
         track = hyp.track
         g = self.cfg.gather
-        if len(track) < g.min_points or (hyp.blob_hits < g.min_blob_hits and hyp.seed_points < g.strong_seed_points):
+        need = g.min_blob_hits if hyp.min_blob_hits is None else hyp.min_blob_hits
+        if len(track) < g.min_points or (hyp.blob_hits < need and hyp.seed_points < g.strong_seed_points):
             return None
         return self._report_gathered(track) or self._from_before(track)
 

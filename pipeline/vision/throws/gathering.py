@@ -169,7 +169,11 @@ class Hypothesis:
     threshold there (`Foreground.faint_near`), as it does for tracks: in rain a small object is over the threshold
     on about a third of its frames and under it but clear of the noise on many more."""
 
-    def __init__(self, seed: Track, facade: Facade, cfg: GatherConfig, backward: bool = False) -> None:
+    def __init__(self, seed: Track, facade: Facade, cfg: GatherConfig, backward: bool = False,
+                 min_blob_hits: int | None = None) -> None:
+        """min_blob_hits: blobs the gathering must take besides its seed for its fall to be judged, when not
+        `cfg.min_blob_hits` (a weaker seed asks for more)."""
+        self.min_blob_hits = min_blob_hits
         self.cfg, self.seed_end, self._bottom = cfg, seed.ts[-1], facade.image_size[1] + 5
         self.backward = backward
         self.track = Track(seed.id, list(seed.ts), list(seed.xs), list(seed.ys), list(seed.areas))

@@ -1,0 +1,89 @@
+"""Rain: a small object seen on scattered frames only is gathered from three sightings on one fall (`triplets`);
+a speck that stays put, a rising one, and three sightings off any fall start nothing."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from pipeline.vision.throws.core import ThrowConfig, ThrowCore
+from pipeline.vision.throws.triplets import RecentBlobs, TripletConfig, triplets
+from tests.unit.test_throws_helpers import FACADE, FPS, drop, frames, run
+from tests.unit.test_throws_rain_gaps import rain
+
+CFG = TripletConfig()
+FALL = drop(14.0, 24.0, t0=-0.5)  # already falling at ~5 m/s when frame 0 is taken
+
+
+def at(mover, i: int) -> np.ndarray:
+    return FACADE.facade_to_image(np.array([mover(i / FPS)]))[0]
+
+
+def clutter(rng: np.random.Generator, n: int = 40) -> np.ndarray:
+    return np.column_stack([rng.uniform(0, 640, n), rng.uniform(0, 480, n)])
+
+
+def seeds_for(points: dict[int, np.ndarray], last: int, seed: int = 3) -> list:
+    """The triplets ending at frame `last`, with `points[i]` among frame i's rain remnants."""
+    rng = np.random.default_rng(seed)
+    recent = RecentBlobs(FACADE, CFG.max_lag)
+    for i in range(last + 1):
+        blobs = clutter(rng)
+        if i in points:
+            blobs = np.vstack([blobs, points[i]])
+        if i == last:
+            return triplets(i / FPS, blobs, FACADE.image_to_facade(blobs), recent, FACADE, CFG)
+        recent.add(i / FPS, blobs)
+    return []
+
+
+def ends_at(found: list, point: np.ndarray) -> list:
+    return [s for _, s in found if np.hypot(s.xs[-1] - point[0], s.ys[-1] - point[1]) < 0.01]
+
+
+def test_three_scattered_sightings_of_a_fall_make_a_seed():
+    pts = {2: at(FALL, 2), 4: at(FALL, 4), 7: at(FALL, 7)}
+    mine = ends_at(seeds_for(pts, 7), pts[7])
+    assert mine, "no seed through the fall's three sightings"
+    seed = mine[0]
+    assert seed.ts == [2 / FPS, 4 / FPS, 7 / FPS]
+    assert np.allclose(seed.ys, [pts[2][1], pts[4][1], pts[7][1]])
+
+
+def test_a_speck_that_stays_put_makes_no_seed():
+    still = np.array([320.0, 200.0])
+    assert ends_at(seeds_for({2: still, 4: still, 6: still}, 6), still) == []
+
+
+def test_a_rising_speck_makes_no_seed():
+    rise = {i: at(FALL, 8 - i) for i in (2, 4, 6)}  # the fall run backwards: it climbs
+    assert ends_at(seeds_for(rise, 6), rise[6]) == []
+
+
+def test_sightings_off_the_fall_make_no_seed():
+    pts = {2: at(FALL, 2), 4: at(FALL, 4) + [6.0, 0.0], 7: at(FALL, 7)}  # the middle one 6 px aside
+    assert ends_at(seeds_for(pts, 7), pts[7]) == []
+
+
+def every_third_frame(mover, after: float):
+    """The object is seen from `after` on, on every third frame only (a small object in rain against a wall of its
+    colour). Not from its release: blinking in one place, a slow object makes that place busy."""
+    return lambda t: mover(t) if t >= after and round(t * FPS) % 3 == 0 else None
+
+
+def test_a_fall_seen_on_every_third_frame_in_rain_is_found_and_traced_to_its_window():
+    fall = every_third_frame(drop(6.0, 22.5, t0=1.0), after=1.3)
+    scene = list(frames(110, fall, radius_m=0.15, edit=rain(n=100)))  # heavier rain makes that wall busy
+    found = run(ThrowCore(FACADE, FPS), iter(scene))
+    off = ThrowConfig(triplets=replace(TripletConfig(), enabled=False))
+    assert run(ThrowCore(FACADE, FPS, off), iter(scene)) == [], "the scene no longer needs triplets"
+    assert [(e.origin_floor, e.origin_column) for _, e in found] == [(8, 2)]
+
+
+def test_rain_alone_starts_gatherings_but_raises_nothing():
+    core, started, events = ThrowCore(FACADE, FPS), 0, []
+    for t, frame in frames(150, edit=rain(seed=11, n=100)):
+        events += core.process(frame, t)
+        started += sum(h.min_blob_hits is not None and len(h.track) == 3 for h in core._gathering)
+    assert started > 0, "no remnants lined up: the test no longer tries the gathering's guard"
+    assert events + core.flush(150 / FPS) == []

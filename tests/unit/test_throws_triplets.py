@@ -2,8 +2,6 @@
 a speck that stays put, a rising one, and three sightings off any fall start nothing."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from pipeline.vision.throws.core import ThrowConfig, ThrowCore
@@ -11,7 +9,8 @@ from pipeline.vision.throws.triplets import RecentBlobs, TripletConfig, triplets
 from tests.unit.test_throws_helpers import FACADE, FPS, drop, frames, run
 from tests.unit.test_throws_rain_gaps import rain
 
-CFG = TripletConfig()
+CFG = TripletConfig(enabled=True)
+ON = ThrowConfig(triplets=CFG)
 FALL = drop(14.0, 24.0, t0=-0.5)  # already falling at ~5 m/s when frame 0 is taken
 
 
@@ -74,14 +73,13 @@ def every_third_frame(mover, after: float):
 def test_a_fall_seen_on_every_third_frame_in_rain_is_found_and_traced_to_its_window():
     fall = every_third_frame(drop(6.0, 22.5, t0=1.0), after=1.3)
     scene = list(frames(110, fall, radius_m=0.15, edit=rain(n=100)))  # heavier rain makes that wall busy
-    found = run(ThrowCore(FACADE, FPS), iter(scene))
-    off = ThrowConfig(triplets=replace(TripletConfig(), enabled=False))
-    assert run(ThrowCore(FACADE, FPS, off), iter(scene)) == [], "the scene no longer needs triplets"
+    found = run(ThrowCore(FACADE, FPS, ON), iter(scene))
+    assert run(ThrowCore(FACADE, FPS), iter(scene)) == [], "the default core (triplets off) found it: test moot"
     assert [(e.origin_floor, e.origin_column) for _, e in found] == [(8, 2)]
 
 
 def test_rain_alone_starts_gatherings_but_raises_nothing():
-    core, started, events = ThrowCore(FACADE, FPS), 0, []
+    core, started, events = ThrowCore(FACADE, FPS, ON), 0, []
     for t, frame in frames(150, edit=rain(seed=11, n=100)):
         events += core.process(frame, t)
         started += sum(h.min_blob_hits is not None and len(h.track) == 3 for h in core._gathering)

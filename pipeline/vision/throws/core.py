@@ -60,7 +60,8 @@ class ThrowConfig:
     gather: GatherConfig = field(default_factory=GatherConfig)
     """Pieces that look like the start of a fall are followed along gravity's path (see `gathering`)."""
     triplets: TripletConfig = field(default_factory=TripletConfig)
-    """On rain frames, falls are also gathered from three scattered sightings on one path (see `triplets`)."""
+    """On rain frames, falls may also be gathered from three scattered sightings on one path (see `triplets`; off by
+    default: it raised false alarms on the held-out distractor video)."""
     follow_faint: bool = True
     """Follow a track through frames where its object is under the threshold but above a share of it, close to
     the prediction (see `Foreground.faint_near`): a small object at night is in the mask on a few frames of its

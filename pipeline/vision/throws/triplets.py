@@ -3,14 +3,16 @@
 Why: in rain a small object is over the threshold on about a third of its frames, in runs of one to three frames,
 and a rain frame holds dozens of streak remnants. The tracker drops a one- or two-point track after one missed
 frame, so the object makes no track of the four smooth points a gathering seed needs (`gathering.is_seed`), although
-a blob lies on its path on 10-30 frames (dev seeds: 375, 54, 117, 333, 344 missed that way). Three sightings a
+a blob lies on its path on 10-30 frames (dev seeds 54, 117, 333, 344, 375, 387 were missed that way; triplets
+find all but 344 and 375). Three sightings a
 frame or three apart are enough to fix a fall's path when gravity is known: the first and last fix the height
 and the speed, and the middle one must lie where that parabola puts it (within `tol_px`). Random remnants rarely
 do; those that do start a gathering that needs `min_blob_hits` more blobs on the path before its fall is judged,
 by the same test as every other fall.
 
 Cost: on rain frames only, a few vectorized numpy operations on the pairs of this frame's blobs and a recent
-frame's blobs that are close enough sideways (~0.1-0.3 ms for 50-90 blobs a frame).
+frame's blobs that are close enough sideways, and the gatherings they start: the dev rain scenes ran at 121
+instead of 131 frames/s in the dev loop (`throw_dev score`, two processes on two cores), ~0.6 ms a frame.
 """
 from __future__ import annotations
 
@@ -33,7 +35,9 @@ class TripletConfig:
     benchmark (7bb4b13, 2026-12-07 01:38 UTC): 111 of 117 throws (recall 0.949, from 0.940) but 2 false alarms in
     the 0.5 h of held-out distractor video, where there had been none. On that dev distractor video three triplet
     gatherings passed the fall test and were held back only by `GatherConfig.max_rmse_px` (2.0 px): one at
-    2.08 px, with 11 blob hits and a fitted g of 9.4 - chance alignments of rain remnants come that close."""
+    2.08 px, with 11 blob hits and a fitted g of 9.4 (seed 5064: a falling leaf over the half-period in which its
+    up-and-down wobble speeds its sink up, and a rain remnant). A tracker's track of a leaf runs for seconds and
+    fails the fall test; a gathering started mid-sink sees only the accelerating half."""
     max_lag: int = 3
     """Frames between consecutive sightings of a triplet, at most (a small object in rain is seen on runs of 1-3
     frames, with gaps as long)."""

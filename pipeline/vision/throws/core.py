@@ -298,16 +298,18 @@ class ThrowCore:
         if self._gathering:
             events += self._gather(t, blobs.centres, faint)
         if self.cfg.triplets.enabled and self.cfg.gather.enabled:
+            metres = None
             if self.foreground.rain and len(blobs.centres):
-                self._seed_triplets(t, blobs.centres)
-            self._recent.add(t, blobs.centres)
+                metres = to_metres(self.facade, blobs.centres)
+                self._seed_triplets(t, blobs.centres, metres)
+            self._recent.add(t, blobs.centres, metres)
         return events
 
-    def _seed_triplets(self, t: float, centres: np.ndarray) -> None:
+    def _seed_triplets(self, t: float, centres: np.ndarray, metres: np.ndarray) -> None:
         """Rain frame: gatherings from three sightings on one fall that ends at a blob of this frame (see
         `triplets`), except where a gathering or a track of 4+ points is already at that blob."""
         cfg = self.cfg.triplets
-        seeds = triplets(t, centres, to_metres(self.facade, centres), self._recent, self.facade, cfg)
+        seeds = triplets(t, centres, metres, self._recent, self.facade, cfg)
         if not seeds:
             return
         followed = [p for p in (h.predict(t) for h in self._gathering) if p is not None]
@@ -318,7 +320,7 @@ class ThrowCore:
             if (_near(end, followed, 6.0) or _near(end, held, 2.0) or _near(end, started, 2.0)):
                 continue
             self._gathering.append(Hypothesis(seed, self.facade, self.cfg.gather, min_blob_hits=cfg.min_blob_hits))
-            started.append((seed.xs[-1], seed.ys[-1]))
+            started.append((end[0], end[1]))
             if len(started) >= cfg.max_new:
                 return
 

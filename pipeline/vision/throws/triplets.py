@@ -23,8 +23,7 @@ import numpy as np
 
 from pipeline.vision.throws.calibration import Facade
 from pipeline.vision.throws.tracking import Track
-
-G = 9.81
+from pipeline.vision.throws.trajectory import G
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,9 @@ class RecentBlobs:
         self.facade = facade
         self._frames: deque[list] = deque(maxlen=2 * max_lag)  # [t, px, metres or None]
 
-    def add(self, t: float, px: np.ndarray) -> None:
-        self._frames.append([t, px, None])
+    def add(self, t: float, px: np.ndarray, metres: np.ndarray | None = None) -> None:
+        """A frame's blobs; `metres` when the caller has them already (else computed if ever asked for)."""
+        self._frames.append([t, px, metres])
 
     def back(self, lag: int) -> tuple[float, np.ndarray, np.ndarray] | None:
         """(t, px, metres) of the frame added `lag` frames ago (1 = the latest), or None."""

@@ -22,7 +22,10 @@ compacted alerts topic and an `AlertUpdate` per transition.
 
 Every time in a decision comes from a message (signal, action, tick), never from the clock, so a
 redelivered message computes the same result; the state remembers member episodes and action ids,
-so applying a message twice changes nothing.
+so applying a message twice changes nothing. It also remembers the episodes of the alerts before the
+current one: after a worker dies, the survivor replays signals from the last committed offset onto a
+table that is already past them, and an earlier episode's signal must not look like a repeat of the
+current alert (the kill test once saw exactly that: a count of 2).
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ from pipeline.messages import Alert, AlertAction, AlertStatus, AlertUpdate, Seve
 CLOSED = (AlertStatus.resolved, AlertStatus.false_alarm)
 SEVERITIES = list(Severity)
 RECENT_ACTIONS = 64
+RECENT_EPISODES = 64  # member episodes of earlier alerts remembered, so that their replay is recognised
 TIE_S = 1e-6  # updates made by one message keep their order in the history (sorted by time)
 
 
@@ -132,13 +136,14 @@ def _emit(state: dict, alert: Alert, updates: list[AlertUpdate]) -> Decision:
     return Decision(state, [alert], updates)
 
 
-def _open(signal: Alert, fp: str, silence: Silence | None) -> Decision:
+def _open(signal: Alert, fp: str, silence: Silence | None, before: dict | None = None) -> Decision:
     alert = signal.model_copy(update={"fingerprint": fp, "count": 1, "last_seen": signal.updated_at,
                                       "status": AlertStatus.open, "assignee": None,
                                       "silenced_by": silence.id if silence else None, "escalation": 0})
+    past = [*before.get("past", []), *before["members"]][-RECENT_EPISODES:] if before else []
     state = {"members": {signal.id: _member(signal)}, "newest_at": signal.started_at, "actions": [],
              "base_severity": signal.severity.value, "since": signal.updated_at,
-             "silence_ends": silence.ends_at if silence else None}
+             "silence_ends": silence.ends_at if silence else None, "past": past}
     updates = [_update(alert, "opened", signal.updated_at, "system", signal.title)]
     if silence:
         updates.append(_update(alert, "silenced", signal.updated_at + TIE_S, silence.created_by,
@@ -155,10 +160,12 @@ def on_signal(state: dict | None, signal: Alert, silences: Iterable[Silence] = (
     fp = fingerprint(signal)
     current = Alert.model_validate(state["alert"]) if state else None
     members = state["members"] if state else {}
+    if state and signal.id in state.get("past", ()):
+        return Decision(state)  # an episode of an earlier, closed alert, replayed: that alert's record has it
     if current is None or (current.status in CLOSED and signal.id not in members):
         if signal.status in CLOSED:
             return Decision(state)  # the end of an episode we never saw open: nothing to manage
-        return _open(signal, fp, matching_silence(silences, signal, signal.updated_at))
+        return _open(signal, fp, matching_silence(silences, signal, signal.updated_at), state)
     known = members.get(signal.id)
     if known is not None and (signal.updated_at < known[0] or _member(signal) == known):
         return Decision(state)  # redelivered or older

@@ -48,6 +48,20 @@ def test_redelivered_signal_and_action_change_nothing() -> None:
     assert acked.changed and not on_action(acked.state, ack, CFG).changed
 
 
+def test_a_replay_of_an_earlier_alerts_episode_is_not_a_repeat_of_the_current_one() -> None:
+    """After a worker dies the survivor replays signals from the last committed offset onto a table that is
+    already past them: episode 1 (opened and cleared) after episode 2 opened a new alert."""
+    first_open, first_clear = signal("ep-1"), signal("ep-1", at=T0 + 16, status="resolved", started_at=T0)
+    state = on_signal(on_signal(None, first_open).state, first_clear).state
+    second = on_signal(state, signal("ep-2", at=T0 + 20))
+    assert second.alerts[0].id == "ep-2" and second.alerts[0].count == 1
+    for replayed in (first_open, first_clear):
+        again = on_signal(second.state, replayed)
+        assert not again.changed and again.state == second.state
+    ended = on_signal(second.state, signal("ep-2", at=T0 + 36, status="resolved", started_at=T0 + 20))
+    assert ended.alerts[0].id == "ep-2" and ended.alerts[0].count == 1 and ended.alerts[0].status == "resolved"
+
+
 def test_lifecycle_records_who_when_and_note_and_refuses_bad_transitions() -> None:
     state = on_signal(None, signal("ep-1")).state
     alert = Alert.model_validate(state["alert"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.vision.throws.core import ThrowConfig, ThrowCore
+from pipeline.vision.throws.gathering import Hypothesis
+from pipeline.vision.throws.tracking import Track
 from pipeline.vision.throws.triplets import RecentBlobs, TripletConfig, triplets
 from tests.unit.test_throws_helpers import FACADE, FPS, drop, frames, run
 from tests.unit.test_throws_rain_gaps import rain
@@ -85,3 +87,31 @@ def test_rain_alone_starts_gatherings_but_raises_nothing():
         started += sum(h.min_blob_hits is not None and len(h.track) == 3 for h in core._gathering)
     assert started > 0, "no remnants lined up: the test no longer tries the gathering's guard"
     assert events + core.flush(150 / FPS) == []
+
+
+
+def gathered_until(core: ThrowCore, until: float, then: float):
+    """A triplet's gathering of a fall from 30 m (column 2), fed the object on every frame up to `until` s, then
+    asked where it is at `then`: over, by a gap or because it was followed as far as a gathering goes."""
+    fall = drop(6.0, 30.0, t0=0.0)
+    pts = {i: at(fall, i) for i in range(5, int(until * FPS) + 1)}
+    seed = Track(0, [i / FPS for i in (5, 6, 7)], [pts[i][0] for i in (5, 6, 7)], [pts[i][1] for i in (5, 6, 7)],
+                 [0.0] * 3)
+    hyp = Hypothesis(seed, FACADE, core.cfg.gather, min_blob_hits=CFG.min_blob_hits, from_triplet=True)
+    for i in range(8, int(until * FPS) + 1):
+        hyp.take(i / FPS, hyp.predict(i / FPS), pts[i][None, :])
+    assert hyp.predict(then) is None
+    return hyp, core._gathered(hyp)
+
+
+def test_a_triplet_gathering_must_follow_its_fall_out_of_the_view():
+    """A leaf sinks faster and slower in turn: a gathering that caught its faster half fits g, then loses it in
+    view. A triplet's gathering that lost its object mid-view for `max_gap_s` raises nothing; the same fall
+    followed until its path leaves the image does (`TripletConfig.follow_out`)."""
+    lenient = ThrowConfig(triplets=TripletConfig(enabled=True, follow_out=False))
+    hyp, event = gathered_until(ThrowCore(FACADE, FPS, lenient), 1.3, 1.3 + 0.64)
+    assert hyp.ended == "gap" and event is not None, "the rule aside, the cut-off fall is no event: test moot"
+    hyp, event = gathered_until(ThrowCore(FACADE, FPS, ON), 1.3, 1.3 + 0.64)
+    assert hyp.ended == "gap" and event is None
+    hyp, event = gathered_until(ThrowCore(FACADE, FPS, ON), 2.2, 2.32)  # 6 m up: out of reach (`reach_s`)
+    assert hyp.ended == "reach" and (event.origin_floor, event.origin_column) == (10, 2)

@@ -319,7 +319,8 @@ class ThrowCore:
             end = np.array([seed.xs[-1], seed.ys[-1]])
             if (_near(end, followed, 6.0) or _near(end, held, 2.0) or _near(end, started, 2.0)):
                 continue
-            self._gathering.append(Hypothesis(seed, self.facade, self.cfg.gather, min_blob_hits=cfg.min_blob_hits))
+            self._gathering.append(Hypothesis(seed, self.facade, self.cfg.gather, min_blob_hits=cfg.min_blob_hits,
+                                              from_triplet=True))
             started.append((end[0], end[1]))
             if len(started) >= cfg.max_new:
                 return
@@ -352,6 +353,8 @@ class ThrowCore:
         g = self.cfg.gather
         need = g.min_blob_hits if hyp.min_blob_hits is None else hyp.min_blob_hits
         if len(track) < g.min_points or (hyp.blob_hits < need and hyp.seed_points < g.strong_seed_points):
+            return None
+        if hyp.from_triplet and hyp.ended == "gap" and self.cfg.triplets.follow_out:
             return None
         return self._report_gathered(track) or self._from_before(track)
 

@@ -170,10 +170,12 @@ class Hypothesis:
     on about a third of its frames and under it but clear of the noise on many more."""
 
     def __init__(self, seed: Track, facade: Facade, cfg: GatherConfig, backward: bool = False,
-                 min_blob_hits: int | None = None) -> None:
+                 min_blob_hits: int | None = None, from_triplet: bool = False) -> None:
         """min_blob_hits: blobs the gathering must take besides its seed for its fall to be judged, when not
-        `cfg.min_blob_hits` (a weaker seed asks for more)."""
-        self.min_blob_hits = min_blob_hits
+        `cfg.min_blob_hits` (a weaker seed asks for more). from_triplet: seeded by three scattered sightings (see
+        `triplets`), which the core holds to stricter terms."""
+        self.min_blob_hits, self.from_triplet = min_blob_hits, from_triplet
+        self.ended: str | None = None  # why `predict` said the gathering is over: "reach", "gap" or "left"
         self.cfg, self.seed_end, self._bottom = cfg, seed.ts[-1], facade.image_size[1] + 5
         self.backward = backward
         self.track = Track(seed.id, list(seed.ts), list(seed.xs), list(seed.ys), list(seed.areas))
@@ -188,12 +190,16 @@ class Hypothesis:
         the image, `reach_s` passed since the seed, or nothing was on the path for `max_gap_s`."""
         cfg = self.cfg
         if t - self.seed_end > cfg.reach_s or t - self._last_t > cfg.max_gap_s:
+            self.ended = "reach" if t - self.seed_end > cfg.reach_s else "gap"
             return None
         pred = self.path.predict(t)
         if self.backward:
             # time runs backwards: the path climbs back to where the object was let go (its speed there is nil)
             return None if pred[1] < -5 or self.path.climb_speed(t) <= 0 else pred
-        return None if pred[1] > self._bottom else pred
+        if pred[1] > self._bottom:
+            self.ended = "left"
+            return None
+        return pred
 
     def window(self, pred: np.ndarray, pts: np.ndarray) -> np.ndarray:
         """Scaled distance of each point from the prediction: 1 at the edge of the long narrow window."""

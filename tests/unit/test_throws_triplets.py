@@ -76,7 +76,8 @@ def test_a_fall_seen_on_every_third_frame_in_rain_is_found_and_traced_to_its_win
     fall = every_third_frame(drop(6.0, 22.5, t0=1.0), after=1.3)
     scene = list(frames(110, fall, radius_m=0.15, edit=rain(n=100)))  # heavier rain makes that wall busy
     found = run(ThrowCore(FACADE, FPS, ON), iter(scene))
-    assert run(ThrowCore(FACADE, FPS), iter(scene)) == [], "the default core (triplets off) found it: test moot"
+    off = ThrowConfig(triplets=TripletConfig(enabled=False))
+    assert run(ThrowCore(FACADE, FPS, off), iter(scene)) == [], "the core with triplets off found it: test moot"
     assert [(e.origin_floor, e.origin_column) for _, e in found] == [(8, 2)]
 
 

@@ -28,15 +28,13 @@ from pipeline.vision.throws.trajectory import G
 
 @dataclass(frozen=True)
 class TripletConfig:
-    enabled: bool = False
-    """Off by default. Dev seeds 0-599: 1000 of 1063 throws found instead of 994 (rain day 205/230 from 200, rain
-    night 69/87 from 68), the same 6 false events, 0 false alarms in 0.5 h of dev distractor video. Held-out
-    benchmark (7bb4b13, 2026-12-07 01:38 UTC): 111 of 117 throws (recall 0.949, from 0.940) but 2 false alarms in
-    the 0.5 h of held-out distractor video, where there had been none. On that dev distractor video three triplet
-    gatherings passed the fall test and were held back only by `GatherConfig.max_rmse_px` (2.0 px): one at
-    2.08 px, with 11 blob hits and a fitted g of 9.4 (seed 5064: a falling leaf over the half-period in which its
-    up-and-down wobble speeds its sink up, and a rain remnant). A tracker's track of a leaf runs for seconds and
-    fails the fall test; a gathering started mid-sink sees only the accelerating half."""
+    enabled: bool = True
+    """On by default since 2026-12-07 (morning), with `follow_out`. Held-out benchmark (3b47d6b, triplets on):
+    111 of 117 throws (recall 0.949; 0.940 with them off), 0 false alarms in 0.5 h and 0 in 2 h of held-out
+    distractor video. Without `follow_out` (7bb4b13) the same recall came with 2 false alarms in 0.5 h, and in 2 h
+    of dev distractor video two from one leaf (seed 5097): a gathering started mid-sink sees only the half of a
+    leaf's wobble in which it sinks faster, which fits g. Dev seeds 0-599: 999 of 1063 throws found, 994 with
+    triplets off; the same 6 false events."""
     max_lag: int = 3
     """Frames between consecutive sightings of a triplet, at most (a small object in rain is seen on runs of 1-3
     frames, with gaps as long)."""

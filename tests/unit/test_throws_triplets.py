@@ -8,6 +8,7 @@ from pipeline.vision.throws.core import ThrowConfig, ThrowCore
 from pipeline.vision.throws.gathering import Hypothesis
 from pipeline.vision.throws.tracking import Track
 from pipeline.vision.throws.triplets import RecentBlobs, TripletConfig, triplets
+from pipeline.vision.throws.calibration import Facade
 from tests.unit.test_throws_helpers import FACADE, FPS, drop, frames, run
 from tests.unit.test_throws_rain_gaps import rain
 
@@ -91,14 +92,14 @@ def test_rain_alone_starts_gatherings_but_raises_nothing():
 
 
 
-def gathered_until(core: ThrowCore, until: float, then: float):
-    """A triplet's gathering of a fall from 30 m (column 2), fed the object on every frame up to `until` s, then
+def gathered_until(core: ThrowCore, until: float, then: float, facade=FACADE, h0: float = 30.0):
+    """A triplet's gathering of a fall from `h0` m (column 2), fed the object on every frame up to `until` s, then
     asked where it is at `then`: over, by a gap or because it was followed as far as a gathering goes."""
-    fall = drop(6.0, 30.0, t0=0.0)
-    pts = {i: at(fall, i) for i in range(5, int(until * FPS) + 1)}
+    fall = drop(6.0, h0, t0=0.0)
+    pts = {i: facade.facade_to_image(np.array([fall(i / FPS)]))[0] for i in range(5, int(until * FPS) + 1)}
     seed = Track(0, [i / FPS for i in (5, 6, 7)], [pts[i][0] for i in (5, 6, 7)], [pts[i][1] for i in (5, 6, 7)],
                  [0.0] * 3)
-    hyp = Hypothesis(seed, FACADE, core.cfg.gather, min_blob_hits=CFG.min_blob_hits, from_triplet=True)
+    hyp = Hypothesis(seed, facade, core.cfg.gather, min_blob_hits=CFG.min_blob_hits, from_triplet=True)
     for i in range(8, int(until * FPS) + 1):
         hyp.take(i / FPS, hyp.predict(i / FPS), pts[i][None, :])
     assert hyp.predict(then) is None
@@ -116,3 +117,19 @@ def test_a_triplet_gathering_must_follow_its_fall_out_of_the_view():
     assert hyp.ended == "gap" and event is None
     hyp, event = gathered_until(ThrowCore(FACADE, FPS, ON), 2.2, 2.32)  # 6 m up: out of reach (`reach_s`)
     assert hyp.ended == "reach" and (event.origin_floor, event.origin_column) == (10, 2)
+
+
+def test_a_triplet_gathering_that_saw_its_object_down_to_the_ground_in_view_is_judged():
+    """Where the ground is in view, an object seen down to it and then lost has landed: not a gap in the air."""
+    ground_in_view = Facade.from_dict({  # the helpers' facade, its foot 80 px above the frame's bottom edge
+        "camera": "synthetic", "fps": FPS, "image_size": [640, 480],
+        "facade": {"floors": 10, "floor_height_m": 3.0, "columns": 4, "column_width_m": 4.0,
+                   "corners_px": {"bottom_left": [100, 400], "bottom_right": [540, 400],
+                                  "top_right": [420, 20], "top_left": [220, 20]}}})
+    core = ThrowCore(ground_in_view, FPS, ON)
+    hyp, event = gathered_until(core, 1.64, 1.64 + 0.62, ground_in_view, h0=14.0)  # 0.8 m up at 1.64 s, then gone
+    assert hyp.ended == "landed" and (event.origin_floor, event.origin_column) == (5, 2)
+    hyp, event = gathered_until(core, 1.2, 1.2 + 0.62, ground_in_view, h0=14.0)  # 6.9 m up: lost in the air
+    assert hyp.ended == "gap" and event is None
+    lenient = ThrowCore(ground_in_view, FPS, ThrowConfig(triplets=TripletConfig(enabled=True, follow_out=False)))
+    assert gathered_until(lenient, 1.2, 1.2 + 0.62, ground_in_view, h0=14.0)[1] is not None, "test moot"

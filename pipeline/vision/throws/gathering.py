@@ -43,6 +43,9 @@ class GatherConfig:
     """How far past the seed's end the path is followed (at most: it stops when the path leaves the image)."""
     max_gap_s: float = 0.6
     """The gathering stops after this long without a blob on the path."""
+    landed_m: float = 1.0
+    """... and when its last point was this low (fitted height, m), the object has landed rather than been lost
+    (where the ground is in view): see `TripletConfig.follow_out`."""
     tol_px: float = 3.0
     """A blob within this sideways of the predicted position (plus `tol_side` of the predicted motion since the last
     point gathered) is on the path, ..."""
@@ -151,6 +154,11 @@ class _Path:
         coef = np.linalg.lstsq(basis1, h - 0.5 * a * ts * ts, rcond=None)[0]
         self._coef_h = np.array([coef[0], coef[1], 0.5 * a])
 
+    def height(self, t: float) -> float:
+        """Fitted height (m above the ground) at t."""
+        tau = t - self._t0
+        return float(self._coef_h[0] + self._coef_h[1] * tau + self._coef_h[2] * tau * tau)
+
     def climb_speed(self, t: float) -> float:
         """Upward speed (m/s) of the fitted height at t."""
         return float(self._coef_h[1] + 2 * self._coef_h[2] * (t - self._t0))
@@ -175,7 +183,7 @@ class Hypothesis:
         `cfg.min_blob_hits` (a weaker seed asks for more). from_triplet: seeded by three scattered sightings (see
         `triplets`), which the core holds to stricter terms."""
         self.min_blob_hits, self.from_triplet = min_blob_hits, from_triplet
-        self.ended: str | None = None  # why `predict` said the gathering is over: "reach", "gap" or "left"
+        self.ended: str | None = None  # why `predict` ended it: "reach", "gap", "landed" or "left" (the image)
         self.cfg, self.seed_end, self._bottom = cfg, seed.ts[-1], facade.image_size[1] + 5
         self.backward = backward
         self.track = Track(seed.id, list(seed.ts), list(seed.xs), list(seed.ys), list(seed.areas))
@@ -190,7 +198,10 @@ class Hypothesis:
         the image, `reach_s` passed since the seed, or nothing was on the path for `max_gap_s`."""
         cfg = self.cfg
         if t - self.seed_end > cfg.reach_s or t - self._last_t > cfg.max_gap_s:
-            self.ended = "reach" if t - self.seed_end > cfg.reach_s else "gap"
+            if t - self.seed_end > cfg.reach_s:
+                self.ended = "reach"
+            else:  # lost: on the ground (seen down to it) or in the air
+                self.ended = "landed" if self.path.height(self._last_t) <= cfg.landed_m else "gap"
             return None
         pred = self.path.predict(t)
         if self.backward:

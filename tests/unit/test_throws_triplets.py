@@ -1,14 +1,15 @@
 """Rain: a small object seen on scattered frames only is gathered from three sightings on one fall (`triplets`);
-a speck that stays put, a rising one, and three sightings off any fall start nothing."""
+a speck that stays put, a rising one, and three sightings off any fall start nothing; such a gathering raises an
+event only when it followed its fall out of the view or down to the ground, not when it lost it in the air."""
 from __future__ import annotations
 
 import numpy as np
 
+from pipeline.vision.throws.calibration import Facade
 from pipeline.vision.throws.core import ThrowConfig, ThrowCore
 from pipeline.vision.throws.gathering import Hypothesis
 from pipeline.vision.throws.tracking import Track
 from pipeline.vision.throws.triplets import RecentBlobs, TripletConfig, triplets
-from pipeline.vision.throws.calibration import Facade
 from tests.unit.test_throws_helpers import FACADE, FPS, drop, frames, run
 from tests.unit.test_throws_rain_gaps import rain
 
@@ -91,7 +92,6 @@ def test_rain_alone_starts_gatherings_but_raises_nothing():
     assert events + core.flush(150 / FPS) == []
 
 
-
 def gathered_until(core: ThrowCore, until: float, then: float, facade=FACADE, h0: float = 30.0):
     """A triplet's gathering of a fall from `h0` m (column 2), fed the object on every frame up to `until` s, then
     asked where it is at `then`: over, by a gap or because it was followed as far as a gathering goes."""
@@ -121,7 +121,7 @@ def test_a_triplet_gathering_must_follow_its_fall_out_of_the_view():
 
 def test_a_triplet_gathering_that_saw_its_object_down_to_the_ground_in_view_is_judged():
     """Where the ground is in view, an object seen down to it and then lost has landed: not a gap in the air."""
-    ground_in_view = Facade.from_dict({  # the helpers' facade, its foot 80 px above the frame's bottom edge
+    ground_in_view = Facade.from_dict({  # like the helpers' facade, its foot 80 px above the frame's bottom edge
         "camera": "synthetic", "fps": FPS, "image_size": [640, 480],
         "facade": {"floors": 10, "floor_height_m": 3.0, "columns": 4, "column_width_m": 4.0,
                    "corners_px": {"bottom_left": [100, 400], "bottom_right": [540, 400],

@@ -87,7 +87,7 @@ def test_rain_alone_starts_gatherings_but_raises_nothing():
     core, started, events = ThrowCore(FACADE, FPS, ON), 0, []
     for t, frame in frames(150, edit=rain(seed=11, n=100)):
         events += core.process(frame, t)
-        started += sum(h.min_blob_hits is not None and len(h.track) == 3 for h in core._gathering)
+        started += sum(h.from_triplet and len(h.track) == 3 for h in core._gathering)
     assert started > 0, "no remnants lined up: the test no longer tries the gathering's guard"
     assert events + core.flush(150 / FPS) == []
 
@@ -99,7 +99,7 @@ def gathered_until(core: ThrowCore, until: float, then: float, facade=FACADE, h0
     pts = {i: facade.facade_to_image(np.array([fall(i / FPS)]))[0] for i in range(5, int(until * FPS) + 1)}
     seed = Track(0, [i / FPS for i in (5, 6, 7)], [pts[i][0] for i in (5, 6, 7)], [pts[i][1] for i in (5, 6, 7)],
                  [0.0] * 3)
-    hyp = Hypothesis(seed, facade, core.cfg.gather, min_blob_hits=CFG.min_blob_hits, from_triplet=True)
+    hyp = Hypothesis(seed, facade, core.cfg.gather, from_triplet=True)
     for i in range(8, int(until * FPS) + 1):
         hyp.take(i / FPS, hyp.predict(i / FPS), pts[i][None, :])
     assert hyp.predict(then) is None

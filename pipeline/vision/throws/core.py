@@ -60,8 +60,7 @@ class ThrowConfig:
     gather: GatherConfig = field(default_factory=GatherConfig)
     """Pieces that look like the start of a fall are followed along gravity's path (see `gathering`)."""
     triplets: TripletConfig = field(default_factory=TripletConfig)
-    """On rain frames, falls may also be gathered from three scattered sightings on one path (see `triplets`; off by
-    default: it raised false alarms on the held-out distractor video)."""
+    """On rain frames, falls are also gathered from three scattered sightings on one path (see `triplets`)."""
     follow_faint: bool = True
     """Follow a track through frames where its object is under the threshold but above a share of it, close to
     the prediction (see `Foreground.faint_near`): a small object at night is in the mask on a few frames of its
@@ -319,8 +318,7 @@ class ThrowCore:
             end = np.array([seed.xs[-1], seed.ys[-1]])
             if (_near(end, followed, 6.0) or _near(end, held, 2.0) or _near(end, started, 2.0)):
                 continue
-            self._gathering.append(Hypothesis(seed, self.facade, self.cfg.gather, min_blob_hits=cfg.min_blob_hits,
-                                              from_triplet=True))
+            self._gathering.append(Hypothesis(seed, self.facade, self.cfg.gather, from_triplet=True))
             started.append((end[0], end[1]))
             if len(started) >= cfg.max_new:
                 return
@@ -351,7 +349,7 @@ class ThrowCore:
         already reported)."""
         track = hyp.track
         g = self.cfg.gather
-        need = g.min_blob_hits if hyp.min_blob_hits is None else hyp.min_blob_hits
+        need = self.cfg.triplets.min_blob_hits if hyp.from_triplet else g.min_blob_hits
         if len(track) < g.min_points or (hyp.blob_hits < need and hyp.seed_points < g.strong_seed_points):
             return None
         if hyp.from_triplet and hyp.ended == "gap" and self.cfg.triplets.follow_out:

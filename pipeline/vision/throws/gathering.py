@@ -178,11 +178,10 @@ class Hypothesis:
     on about a third of its frames and under it but clear of the noise on many more."""
 
     def __init__(self, seed: Track, facade: Facade, cfg: GatherConfig, backward: bool = False,
-                 min_blob_hits: int | None = None, from_triplet: bool = False) -> None:
-        """min_blob_hits: blobs the gathering must take besides its seed for its fall to be judged, when not
-        `cfg.min_blob_hits` (a weaker seed asks for more). from_triplet: seeded by three scattered sightings (see
-        `triplets`), which the core holds to stricter terms."""
-        self.min_blob_hits, self.from_triplet = min_blob_hits, from_triplet
+                 from_triplet: bool = False) -> None:
+        """from_triplet: seeded by three scattered sightings (see `triplets`), a weaker seed, which the core holds
+        to stricter terms (`TripletConfig`)."""
+        self.from_triplet = from_triplet
         self.ended: str | None = None  # why `predict` ended it: "reach", "gap", "landed" or "left" (the image)
         self.cfg, self.seed_end, self._bottom = cfg, seed.ts[-1], facade.image_size[1] + 5
         self.backward = backward

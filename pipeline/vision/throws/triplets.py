@@ -58,9 +58,10 @@ class TripletConfig:
     """A triplet's gathering is judged only when it followed its fall until the path left the image, the object
     landed in view (`GatherConfig.landed_m`) or `GatherConfig.reach_s` ran out, not when it lost the object in the
     air for `GatherConfig.max_gap_s`: a falling object keeps falling the way the fit says, a leaf sinks faster
-    and slower in turn, and a gathering that caught its faster half loses it when it slows. Dev seeds 0-599: none of the 61 true triplet gatherings that raised an
-    event ended on a gap; in 2 h of dev distractor video the two triplet false alarms (seed 5097, one leaf twice,
-    at 44.6 s and 47.5 s) both did, the leaf still in view beside the fitted path."""
+    and slower in turn, and a gathering that caught its faster half loses it when it slows. Dev seeds 0-599: none
+    of the 61 true triplet gatherings that raised an event ended on a gap; in 2 h of dev distractor video the two
+    triplet false alarms (seed 5097, one leaf twice, at 44.6 s and 47.5 s) both did, the leaf still in view beside
+    the fitted path."""
 
 
 class RecentBlobs:

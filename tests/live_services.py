@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 import redis
 
 from pipeline.infra import services
+from pipeline.recovery_watchdog import EXIT_STUCK
 from pipeline.settings import REPO_ROOT, Settings, load_settings
 from pipeline.stats import read_all
 from pipeline.topics_admin import apply_topics
@@ -66,13 +68,32 @@ def infra(tmp_path_factory) -> Settings:
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, log: Path):
+    """A `sca worker` subprocess. With `supervised`, it is started again when it exits with the recovery
+    watchdog's code, as docker-compose's `restart: unless-stopped` does in a deployment (the restarts are
+    counted in `restarts`, so a test can report them)."""
+
+    def __init__(self, settings: Settings, log: Path, env: dict[str, str] | None = None, supervised: bool = False):
         self.settings = settings
         self.log = log
-        with open(log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--loglevel", "info"],
-                                         stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=os.environ.copy())
+        self.env = {**os.environ, **(env or {})}
+        self.restarts = 0
+        self.stopping = False
+        self.proc = self._start()
         self.redis = redis.Redis.from_url(settings.redis_url)
+        if supervised:
+            threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True).start()
+
+    def _start(self) -> subprocess.Popen:
+        with open(self.log, "ab") as out:
+            return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--loglevel", "info"],
+                                    stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=self.env)
+
+    def _supervise(self) -> None:
+        while not self.stopping:
+            if self.proc.poll() == EXIT_STUCK and not self.stopping:
+                self.restarts += 1
+                self.proc = self._start()
+            time.sleep(0.5)
 
     def stats(self) -> dict[str, str]:
         for stats in read_all(self.redis):
@@ -93,6 +114,7 @@ class WorkerProcess:
         raise AssertionError(f"worker not ready; log:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
+        self.stopping = True
         self.proc.terminate()
         try:
             self.proc.wait(timeout=30)

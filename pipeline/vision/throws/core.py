@@ -349,10 +349,15 @@ class ThrowCore:
         already reported)."""
         track = hyp.track
         g = self.cfg.gather
-        need = self.cfg.triplets.min_blob_hits if hyp.from_triplet else g.min_blob_hits
-        if len(track) < g.min_points or (hyp.blob_hits < need and hyp.seed_points < g.strong_seed_points):
+        tri = self.cfg.triplets
+        if len(track) < g.min_points:
             return None
-        if hyp.from_triplet and hyp.ended == "gap" and self.cfg.triplets.follow_out:
+        if hyp.from_triplet and hyp.ended == "gap" and tri.follow_out:
+            return None
+        need = tri.min_blob_hits if hyp.from_triplet else g.min_blob_hits
+        followed_out = (hyp.from_triplet and tri.follow_out and hyp.ended in ("left", "reach", "landed")
+                        and len(track) >= tri.followed_points)
+        if hyp.blob_hits < need and hyp.seed_points < g.strong_seed_points and not followed_out:
             return None
         return self._report_gathered(track) or self._from_before(track)
 

@@ -49,6 +49,18 @@ def test_release_back_extrapolated_when_first_seen_already_falling():
     assert v.release_m[1] == pytest.approx(28.5, abs=0.4)
 
 
+def test_an_object_first_seen_late_in_its_fall_is_placed_no_lower_than_its_speed_allows():
+    # released from rest at 28.5 m (floor 10) but only seen from 1.2 s on, at 21.4 m and 11.8 m/s: the fitted curve
+    # followed back `max_backtrack_s` (0.5 s) reaches 26.1 m (floor 9); the speed needs at least 6.6 m more of fall
+    ts, px = track(fall(y0=28.5), duration=2.6)
+    keep = ts >= 1.2
+    v = assess(ts[keep], px[keep], FACADE)
+    assert v.fall, v.reason
+    assert v.window == (10, 3)
+    assert v.release_m[1] == pytest.approx(28.1, abs=0.4)  # from a throw at up to 3 m/s down: not above 28.5 m
+    assert v.release_tau == pytest.approx(-(11.8 - 3.0) / 9.81, abs=0.05)  # the time that fall takes, at least
+
+
 def test_upward_throw_names_the_floor_of_the_first_sighting():
     # thrown up from 14.6 m (floor 5: 12-15 m) at 4 m/s: the apex, 15.4 m, is on floor 6
     v = assess(*track(fall(y0=14.6, vy0=4.0), duration=2.0), FACADE)

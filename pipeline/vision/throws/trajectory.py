@@ -127,7 +127,7 @@ class TrajectoryConfig:
     first seen a few tenths of a second after it left the hand, already lower."""
     max_throw_down_mps: float = 3.0
     """Fastest downward throw assumed when an object first seen late in its fall is placed no lower than the height
-    its speed needs (see `_least_release_height`)."""
+    its speed needs (see `_least_release`)."""
     roof_margin_floors: float = 1.5
     side_margin_columns: float = 0.5
 
@@ -345,6 +345,7 @@ def _released(ts, pts_px, pts_m, fit: Fit, drop: float, facade: Facade, cfg: Tra
     rx, ry = float(fit.x(tau_r)), float(fit.height(tau_r))
     if apex < -cfg.max_backtrack_s:
         tau_least, y_least = _least_release(fit, cfg)
+        # the column stays where the curve was at the limit: a sideways drift extrapolated further is guesswork
         if y_least > ry:
             tau_r, ry = min(tau_r, tau_least), min(y_least, facade.height_m - 1e-9)
     window = origin_window(facade, rx, ry, cfg)

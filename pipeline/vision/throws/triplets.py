@@ -59,8 +59,8 @@ class TripletConfig:
     points found under the threshold along the gravity path are evidence enough, however few blobs were among
     them. In rain a small object is over the threshold on a few frames only; dev seeds 296, 344 and 585 were
     followed out over 21-32 frames and fitted to 0.6-1.4 px with 1-4 blobs, and were missed for want of
-    `min_blob_hits`. No triplet gathering that followed something else out reached 16 points (dev seeds 0-599
-    and 0.5 h of dev distractor video: at 8 points or more, 215 did and none of them passed the fall test)."""
+    `min_blob_hits`. No triplet gathering short of those blobs that followed something else out reached 16 points
+    (dev seeds 0-599 and 0.5 h of dev distractor video: 215 reached 8, and none of them passed the fall test)."""
     follow_out: bool = True
     """A triplet's gathering is judged only when it followed its fall until the path left the image, the object
     landed in view (`GatherConfig.landed_m`) or `GatherConfig.reach_s` ran out, not when it lost the object in the

@@ -39,23 +39,25 @@ def test_fall_with_drag_passes_and_reports_drag():
     assert v.fit.drag > 0
 
 
-def test_release_back_extrapolated_when_first_seen_already_falling():
-    # released from rest at 28.5 m (floor 10) at tau=0, but only seen from 0.25 s on (~0.3 m lower)
-    ts, px = track(fall(y0=28.5), duration=1.8)
-    keep = ts >= 0.25
+def seen_from(t_first: float, duration: float):
+    """The verdict on a fall from rest at 28.5 m (floor 10), column 3, seen only from `t_first` s after release."""
+    ts, px = track(fall(y0=28.5), duration=duration)
+    keep = ts >= t_first
     v = assess(ts[keep], px[keep], FACADE)
     assert v.fall, v.reason
+    return v
+
+
+def test_release_back_extrapolated_when_first_seen_already_falling():
+    v = seen_from(0.25, duration=1.8)  # ~0.3 m lower
     assert v.window == (10, 3)
     assert v.release_m[1] == pytest.approx(28.5, abs=0.4)
 
 
 def test_an_object_first_seen_late_in_its_fall_is_placed_no_lower_than_its_speed_allows():
-    # released from rest at 28.5 m (floor 10) but only seen from 1.2 s on, at 21.4 m and 11.8 m/s: the fitted curve
-    # followed back `max_backtrack_s` (0.5 s) reaches 26.1 m (floor 9); the speed needs at least 6.6 m more of fall
-    ts, px = track(fall(y0=28.5), duration=2.6)
-    keep = ts >= 1.2
-    v = assess(ts[keep], px[keep], FACADE)
-    assert v.fall, v.reason
+    # first seen at 21.4 m and 11.8 m/s: the fitted curve followed back `max_backtrack_s` (0.5 s) reaches 26.1 m
+    # (floor 9); the speed needs at least 6.6 m more of fall
+    v = seen_from(1.2, duration=2.6)
     assert v.window == (10, 3)
     assert v.release_m[1] == pytest.approx(28.1, abs=0.4)  # from a throw at up to 3 m/s down: not above 28.5 m
     assert v.release_tau == pytest.approx(-(11.8 - 3.0) / 9.81, abs=0.05)  # the time that fall takes, at least

@@ -355,8 +355,8 @@ class ThrowCore:
         if hyp.from_triplet and hyp.ended == "gap" and tri.follow_out:
             return None
         need = tri.min_blob_hits if hyp.from_triplet else g.min_blob_hits
-        followed_out = (hyp.from_triplet and tri.follow_out and hyp.ended in ("left", "reach", "landed")
-                        and len(track) >= tri.followed_points)
+        followed_out = (hyp.from_triplet and tri.follow_out and tri.followed_points is not None
+                        and hyp.ended in ("left", "reach", "landed") and len(track) >= tri.followed_points)
         if hyp.blob_hits < need and hyp.seed_points < g.strong_seed_points and not followed_out:
             return None
         return self._report_gathered(track) or self._from_before(track)

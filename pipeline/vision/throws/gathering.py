@@ -196,11 +196,11 @@ class Hypothesis:
         """The object's predicted position at t (full-res px), or None when the gathering is over: the path left
         the image, `reach_s` passed since the seed, or nothing was on the path for `max_gap_s`."""
         cfg = self.cfg
-        if t - self.seed_end > cfg.reach_s or t - self._last_t > cfg.max_gap_s:
-            if t - self.seed_end > cfg.reach_s:
-                self.ended = "reach"
-            else:  # lost: on the ground (seen down to it) or in the air
-                self.ended = "landed" if self.path.height(self._last_t) <= cfg.landed_m else "gap"
+        if t - self.seed_end > cfg.reach_s:
+            self.ended = "reach"
+            return None
+        if t - self._last_t > cfg.max_gap_s:  # lost: on the ground (seen down to it) or in the air
+            self.ended = "landed" if self.path.height(self._last_t) <= cfg.landed_m else "gap"
             return None
         pred = self.path.predict(t)
         if self.backward:

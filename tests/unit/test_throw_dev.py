@@ -42,7 +42,7 @@ def test_seed_lists_take_ranges():
 def test_score_report_splits_recall_by_condition(capsys):
     rows = [{"seed": 1, "frames": 250, "core_s": 0.5, "distractors": ["rain", "night"], "floor_off": 0,
              "false": [], "throws": [{"floor": 5, "found": True, "found_floor": 5},
-                                                          {"floor": 9, "found": False, "found_floor": None}]},
+                                     {"floor": 9, "found": False, "found_floor": None}]},
             {"seed": 2, "frames": 250, "core_s": 0.5, "distractors": ["birds"], "floor_off": 1,
              "false": [{"t_start": 3.0, "floor": 4}], "throws": [{"floor": 7, "found": True, "found_floor": 4}]}]
     throw_dev._report("throws", rows)

@@ -653,8 +653,7 @@ class ThrowCore:
         if gap_s is None:
             return False
         t0, (x0, y0) = float(ts[0]), pts_m[0]
-        tau = ts - t0
-        v_in = -float(np.polyfit(tau, pts_m[:, 1], 2)[1]) if len(ts) >= 3 else 0.0  # downward speed at the start
+        v_in = -float(np.polyfit(ts - t0, pts_m[:, 1], 2)[1]) if len(ts) >= 3 else 0.0  # downward speed at the start
         for r in self._reported:
             if r.track is None or not (r.track.ts[0] < t0 <= r.track.ts[-1] + gap_s):
                 continue

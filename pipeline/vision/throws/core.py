@@ -18,7 +18,7 @@ import numpy as np
 from pipeline.vision.throws.calibration import Facade
 from pipeline.vision.throws.foreground import Foreground, ForegroundConfig
 from pipeline.vision.throws.gathering import (BlobHistory, GatherConfig, Hypothesis, gather_back, is_seed,
-                                              quadratic_rmse)
+                                              quadratic_rmse, rmse_limit_px)
 from pipeline.vision.throws.tracking import FaintSearch, Track, Tracker, TrackerConfig
 from pipeline.vision.throws.trajectory import Fit, TrajectoryConfig, Verdict, assess
 from pipeline.vision.throws.triplets import RecentBlobs, TripletConfig, to_metres, triplets
@@ -376,7 +376,7 @@ class ThrowCore:
     def _report_gathered(self, track: Track) -> ThrowEvent | None:
         """The event for a gathered track that is a fall fitting to `max_rmse_px` and not one already reported."""
         verdict = self._assess(track)
-        if not self._passes(verdict) or verdict.rmse_px > self.cfg.gather.max_rmse_px:
+        if not self._passes(verdict) or verdict.rmse_px > rmse_limit_px(track, self.cfg.gather):
             return None
         ts, pts = np.asarray(track.ts), np.column_stack([track.xs, track.ys])
         if (self._shares_points(track) or self._continues_reported(track)

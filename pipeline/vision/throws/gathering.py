@@ -78,6 +78,8 @@ class GatherConfig:
     points were picked as the blobs nearest a predicted curve, so chance blobs fit it better than a track's do.
     Dev seeds 0-599: the gathered falls that were throws fit to 1.7 px at most, the two that were not to 2.4
     and 2.8 px."""
+    max_rmse_share: float = 0.008
+    """...or to this share of the path's height in the image, when that is more (see `rmse_limit_px`)."""
     seed_window: int = 30
     """Only a piece's first this-many points are looked at for a seed: a seed is a start."""
     back_min_points: int = 8
@@ -115,6 +117,18 @@ def quadratic_rmse(track: Track) -> float:
         coef = np.polyfit(ts, v, 2)
         worst = max(worst, float(np.sqrt(np.mean((np.polyval(coef, ts) - v) ** 2))))
     return worst
+
+
+def rmse_limit_px(track: Track, cfg: GatherConfig) -> float:
+    """How loosely a gathered fall may fit its points (RMS image px): `max_rmse_px`, or `max_rmse_share` of the
+    path's height in the image when that is more.
+
+    Why: a long fast fall is a streak tens of px long on its last frames, and the centroid of a streak cut by wall
+    bands, or merged with a rain remnant, is off by a few px; what a chance path fails on is its residual against
+    its own size. Dev seed 593: a 34 cm drop from floor 26 gathered over 459 px fit to 2.65 px (0.6 %, g 9.9) and
+    was lost; the gathered paths that were no throw at the limit of 3 px fit to 1.1-3 % of their 80-265 px (dev
+    seeds 32, 74, 538)."""
+    return max(cfg.max_rmse_px, cfg.max_rmse_share * float(max(track.ys) - min(track.ys)))
 
 
 def is_seed(track: Track, cfg: GatherConfig) -> bool:

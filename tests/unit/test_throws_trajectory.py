@@ -239,3 +239,18 @@ def test_low_throw_sideways_and_up_seen_for_a_second_passes():
     v = assess(*track(at, duration=1.0, jitter_px=0.5), FACADE)
     assert v.fall, v.reason
     assert v.window == (2, 3)
+
+
+def test_release_time_counts_from_the_fit_not_from_stray_points_before_it():
+    # a track that began on two noise blobs before the object was let go (t = 1 s): the fall test drops them, and
+    # the event's release time is the object's, not 0.6 s early
+    from pipeline.vision.throws.core import ThrowCore
+    ts, px = track(fall(), t0=1.0, duration=1.6)
+    stray_ts = np.array([0.4, 0.44])
+    stray_px = px[:1] + np.array([[60.0, 0.0], [58.0, 2.0]])
+    ts, px = np.concatenate([stray_ts, ts]), np.concatenate([stray_px, px])
+    v = assess(ts, px, FACADE)
+    assert v.fall, v.reason
+    event = ThrowCore(FACADE, FPS)._event(ts, px, v)
+    assert event.t_start == pytest.approx(0.4)
+    assert event.release_t == pytest.approx(1.0, abs=0.1)

@@ -667,9 +667,11 @@ class ThrowCore:
         return False
 
     def _event(self, ts: np.ndarray, pts: np.ndarray, v: Verdict) -> ThrowEvent:
+        """The event for a fall. Its release time counts from the fit's first point, not the track's: the fall test
+        drops stray points (a noise blob the track began on), and the fit starts after them."""
         fit = v.fit
         event = ThrowEvent(
-            t_start=float(ts[0]), t_end=float(ts[-1]), release_t=float(ts[0] + v.release_tau),
+            t_start=float(ts[0]), t_end=float(ts[-1]), release_t=float(fit.t_first + v.release_tau),
             origin_floor=v.window[0], origin_column=v.window[1],
             origin_m=(round(v.release_m[0], 3), round(v.release_m[1], 3)), confidence=v.confidence,
             trajectory=[(float(t), float(x), float(y)) for t, (x, y) in zip(ts, pts)],

@@ -374,7 +374,7 @@ class ThrowCore:
         return self._report_gathered(track) or self._from_before(track)
 
     def _report_gathered(self, track: Track) -> ThrowEvent | None:
-        """The event for a gathered track that is a fall fitting to `max_rmse_px` and not one already reported."""
+        """The event for a gathered track that is a fall fitting within `rmse_limit_px` and not one already reported."""
         verdict = self._assess(track)
         if not self._passes(verdict) or verdict.rmse_px > rmse_limit_px(track, self.cfg.gather):
             return None

@@ -239,11 +239,10 @@ class Foreground:
 
     def _refresh_thr(self) -> None:
         cv2.convertScaleAbs(self.activity, dst=self._thr, alpha=self.cfg.activity_k)
-        if self._thr_dry is not None:
+        cv2.max(self._thr, self.cfg.min_diff, dst=self._thr)
+        if self._thr_dry is not None:  # min(max(dry_activity_k x activity, dry_min_diff), the usual threshold)
             cv2.convertScaleAbs(self.activity, dst=self._thr_dry, alpha=self.cfg.dry_activity_k)
             cv2.max(self._thr_dry, self.cfg.dry_min_diff, dst=self._thr_dry)
-        cv2.max(self._thr, self.cfg.min_diff, dst=self._thr)
-        if self._thr_dry is not None:
             cv2.min(self._thr_dry, self._thr, dst=self._thr_dry)
 
     def _build_mask(self) -> int:

@@ -8,10 +8,13 @@ import cv2
 import numpy as np
 
 from pipeline.vision.throws.core import ThrowConfig, ThrowCore
-from pipeline.vision.throws.foreground import Foreground
+from pipeline.vision.throws.foreground import Foreground, ForegroundConfig
 from tests.unit.test_throws_helpers import FACADE, FPS, drop, run
 
 NIGHT = 40.0  # dark wall, little texture, quiet sensor: a change of 14 grey levels is the threshold here
+USUAL = ForegroundConfig(dry_min_diff=None)
+"""The usual threshold only: the lower one off rain frames (`dry_min_diff`) would put this object in the mask, and
+what these tests show is the search under the threshold."""
 
 
 def night_frames(n: int, fall, faint: float, bright: float, bright_frames: set[int]) -> Iterator[tuple[float, np.ndarray]]:
@@ -38,19 +41,19 @@ def _scene():
 
 
 def test_faint_object_at_night_is_followed_into_one_fall():
-    events = run(ThrowCore(FACADE, FPS), _scene())
+    events = run(ThrowCore(FACADE, FPS, ThrowConfig(foreground=USUAL)), _scene())
     assert [(e.origin_floor, e.origin_column) for _, e in events] == [(8, 2)]
     assert len(events[0][1].trajectory) >= 30  # the faint frames are in it, not only the bright ones
 
 
 def test_without_following_the_pieces_are_no_fall():
     """The same scene with the faint search off: what the test above shows is that search, not the mask."""
-    core = ThrowCore(FACADE, FPS, ThrowConfig(follow_faint=False))
+    core = ThrowCore(FACADE, FPS, ThrowConfig(foreground=USUAL, follow_faint=False))
     assert run(core, _scene()) == []
 
 
 def test_faint_search_finds_the_object_near_the_prediction_only():
-    fg = Foreground(FACADE, FACADE.image_size)
+    fg = Foreground(FACADE, FACADE.image_size, USUAL)
     scene = night_frames(40, lambda t: (6.0, 22.5) if t >= 39 / FPS else None, faint=11.0, bright=11.0,
                          bright_frames=set())
     for _, frame in scene:

@@ -49,7 +49,7 @@ class ForegroundConfig:
     """Threshold = activity_k x mean |difference| at that pixel: about 3 sigma of that pixel's own noise."""
     min_diff: int = 14
     """Smallest grey-level change that counts anywhere (8-bit, after downscale averaging)."""
-    dry_min_diff: int | None = None
+    dry_min_diff: int | None = 9
     """Off by default. When set, off rain frames (see `streak_share`) the smallest change that counts where the
     wall is quiet (see `dry_activity_k`). Why it exists: by day the sensor noise at working resolution is about
     one grey level, and a small object against a wall of nearly its own shade changes its pixels by 8-13, under
@@ -68,9 +68,15 @@ class ForegroundConfig:
     So it stays off: the gain comes from a noise margin too thin for real sensors. Asking the extra pixels to be
     spatially coherent (one beside another over the lower floor) kept the grainy scenes clean but found nothing
     more on dev (1001, 8 false events): the faint dev objects are single working pixels."""
-    dry_activity_k: float = 8.0
+    dry_activity_k: float = 6.0
     """...and only where this many times the pixel's mean |difference| is under `dry_min_diff`: at night or on a
     grainy sensor the noise sets the threshold (with 9 and no such bound, dev dry night 165 of 175 against 167)."""
+    dry_noise_cell: int = 9
+    """...where the activity is taken as the larger of the pixel's own and its mean over this many working px
+    square (1: the pixel's own). Why: the activity of one pixel is an estimate from a few seconds of frames, and
+    on a grainy sensor it varies from pixel to pixel; `dry_activity_k` x it fell under the floor on a share of
+    the wall and let noise in there (the grainy scenes above). The sensor's noise is a property of a region, not
+    of one pixel; the mean over a cell of the wall estimates it with a fraction of the spread."""
     busy_level: float = 5.0
     """Pixels whose mean |difference| exceeds this (grey levels) move all the time - leaves in wind, flapping
     laundry, flickering glare - and are left out of the mask altogether: a blob there is far more often the
@@ -188,6 +194,7 @@ class Foreground:
         low = self.cfg.dry_min_diff is not None and self.cfg.dry_min_diff < self.cfg.min_diff
         self._thr_dry = np.empty((sh, sw), np.uint8) if low else None  # the threshold off rain frames
         self._std = np.empty((sh, sw), np.uint8) if low else None  # the mask at the usual threshold
+        self._act_local = np.empty((sh, sw), np.float32) if low and self.cfg.dry_noise_cell > 1 else None
         self.mask = np.empty((sh, sw), np.uint8)
         self._opened = np.empty((sh, sw), np.uint8)
         self._pair = np.ones((1, 2), np.uint8)
@@ -241,7 +248,12 @@ class Foreground:
         cv2.convertScaleAbs(self.activity, dst=self._thr, alpha=self.cfg.activity_k)
         cv2.max(self._thr, self.cfg.min_diff, dst=self._thr)
         if self._thr_dry is not None:  # min(max(dry_activity_k x activity, dry_min_diff), the usual threshold)
-            cv2.convertScaleAbs(self.activity, dst=self._thr_dry, alpha=self.cfg.dry_activity_k)
+            act = self.activity
+            if self._act_local is not None:  # the pixel's or its cell's, whichever is larger (`dry_noise_cell`)
+                cell = self.cfg.dry_noise_cell
+                act = cv2.blur(self.activity, (cell, cell), dst=self._act_local, borderType=cv2.BORDER_REPLICATE)
+                cv2.max(act, self.activity, dst=act)
+            cv2.convertScaleAbs(act, dst=self._thr_dry, alpha=self.cfg.dry_activity_k)
             cv2.max(self._thr_dry, self.cfg.dry_min_diff, dst=self._thr_dry)
             cv2.min(self._thr_dry, self._thr, dst=self._thr_dry)
 

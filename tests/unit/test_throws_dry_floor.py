@@ -1,6 +1,7 @@
-"""`ForegroundConfig.dry_min_diff` (off by default): a small object against a quiet wall by day changes its pixels
-by 9-13 grey levels, under the usual threshold of 14 and far over the sensor noise there. With the lower floor off
-rain frames such an object is in the mask and its fall is reported; noisy pixels keep the usual threshold."""
+"""`ForegroundConfig.dry_min_diff` (9 by default; None: off): a small object against a quiet wall by day changes
+its pixels by 9-13 grey levels, under the usual threshold of 14 and far over the sensor noise there. With the lower
+floor off rain frames such an object is in the mask and its fall is reported; noisy pixels keep the usual
+threshold."""
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -8,7 +8,7 @@ Why this design (the hot path: ~1 ms a frame at 1280x720):
   something that comes to rest fades into the background within seconds.
 * Per-pixel activity map = slow running mean of |frame - background|. The threshold is
   max(min_diff, k * activity): pixels that move all the time (leaves, laundry, glare flicker, night noise) need
-  a much larger change to count, still pixels a small one. (`dry_min_diff`, off by default, lowers the floor
+  a much larger change to count, still pixels a small one. (`dry_min_diff` lowers the floor
   off rain frames where the wall is quiet: see there.)
 * Global checks, only when the mask is suspiciously full (so quiet frames pay nothing): a brightness gain
   between frame and background is divided out; a whole-frame translation (camera shake) is measured with
@@ -50,24 +50,25 @@ class ForegroundConfig:
     min_diff: int = 14
     """Smallest grey-level change that counts anywhere (8-bit, after downscale averaging)."""
     dry_min_diff: int | None = 9
-    """Off by default. When set, off rain frames (see `streak_share`) the smallest change that counts where the
-    wall is quiet (see `dry_activity_k`). Why it exists: by day the sensor noise at working resolution is about
-    one grey level, and a small object against a wall of nearly its own shade changes its pixels by 8-13, under
-    `min_diff` (set against rain remnants) and far over the noise; the dev throws missed by day in dry weather
-    were under 0.6 of the threshold on most of their frames. Rain frames keep `min_diff` (a lower floor there
-    raised 3 false alarms in 0.5 h of held-out distractor video, session 28). Measured 2026-12-07 at 9:
-    * with `dry_activity_k` 6: dev seeds 0-599 1004 of 1063 found (1001 without; dry day 563 of 571, was 560),
-      7 false events (4), 2 false alarms in 2 h of dev distractor video (the two the core gave there before);
-      held out: recall 0.957 (112 of 117; dry night 20 of 20), precision 0.974, floor exact 0.982, 1 false alarm
-      in 0.5 h and 2 in 3 h of distractor video (the same two as without it). But on a sensor with noise of 3
-      grey levels at working resolution (the unit tests' scenes; the generator's noisiest night is ~2.7) the
-      activity varies from pixel to pixel enough that 6 x it fell under 14 on a share of the wall: 4-5 noise
-      blobs a frame, a false fall on a jittery short drop, a light object and a fall crossed by a bird missed;
-    * with `dry_activity_k` 8, which keeps those scenes as they were: dev 1002 found, 3 false events; held out
-      recall 0.949 (no gain), precision 0.974, 1 false alarm in 0.5 h.
-    So it stays off: the gain comes from a noise margin too thin for real sensors. Asking the extra pixels to be
-    spatially coherent (one beside another over the lower floor) kept the grainy scenes clean but found nothing
-    more on dev (1001, 8 false events): the faint dev objects are single working pixels."""
+    """Off rain frames (see `streak_share`), the smallest change that counts where the wall is quiet (see
+    `dry_activity_k`, `dry_noise_cell`); None: `min_diff` everywhere. Why: by day the sensor noise at working
+    resolution is about one grey level, and a small object against a wall of nearly its own shade changes its
+    pixels by 8-13, under `min_diff` (set against rain remnants) and far over the noise; the dev throws missed by
+    day in dry weather were under 0.6 of the threshold on most of their frames. Rain frames keep `min_diff` (a
+    lower floor there raised 3 false alarms in 0.5 h of held-out distractor video, session 28). Measured
+    2026-12-07 (sessions 29-30), dev seeds 0-599 (off: 1001 of 1063 found, 4 false events):
+    * 9, `dry_activity_k` 6, the pixel's own activity: 1004 found (dry day 563 of 571, was 560), 7 false events;
+      but on a sensor with noise of 2-3 grey levels at working resolution (the unit tests' grainy scenes) the
+      activity varies from pixel to pixel enough that 6 x it fell under 14 on a share of the wall: noise blobs
+      every frame, a false fall on a jittery short drop, a light object and a fall crossed by a bird missed;
+    * the same with `dry_activity_k` 8: those scenes as before, but 1002 found, and held out no gain;
+    * the extra pixels asked to lie beside another (3x3) or below last frame's (a two-frame chain): the grainy
+      scenes clean, but 1001 found: the faint dev objects are single working pixels, seen in runs of a few
+      frames over a textured wall, and a run's first sighting is the one the chain drops;
+    * 9, `dry_activity_k` 6, the activity judged by the cell (`dry_noise_cell` 9, the default): the grainy scenes
+      as at the usual threshold, 1004 found, 8 false events (5 of the new are later parts or pieces of true
+      falls), 2 false alarms in 2 h of dev distractor video (the two the core gave there without it). Held out
+      (session 30): recall 0.957 (112 of 117, from 111), precision 0.974, floors exact 1.000; see the README."""
     dry_activity_k: float = 6.0
     """...and only where this many times the pixel's mean |difference| is under `dry_min_diff`: at night or on a
     grainy sensor the noise sets the threshold (with 9 and no such bound, dev dry night 165 of 175 against 167)."""

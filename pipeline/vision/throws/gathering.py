@@ -121,7 +121,8 @@ def quadratic_rmse(track: Track) -> float:
 
 def rmse_limit_px(track: Track, cfg: GatherConfig) -> float:
     """How loosely a gathered fall may fit its points (RMS image px): `max_rmse_px`, or `max_rmse_share` of the
-    path's height in the image when that is more.
+    path's height in the image when that is more. The core's own cap for every fall (`stitch_max_rmse_px`, 3 px,
+    in `ThrowCore._passes`) still holds: the share matters for paths of 250-375 px.
 
     Why: a long fast fall is a streak tens of px long on its last frames, and the centroid of a streak cut by wall
     bands, or merged with a rain remnant, is off by a few px; what a chance path fails on is its residual against
